@@ -1,0 +1,264 @@
+//! Decoding audio files and the audio tracks of video files to mono `f32`.
+//!
+//! Built on [symphonia](https://docs.rs/symphonia) (pure Rust): WAV (8/16/24/32-bit integer and
+//! 32/64-bit float PCM), FLAC, MP3, Ogg Vorbis, and AAC-LC in MP4/M4A. Channels are averaged to
+//! mono; the sample rate is kept (see [`crate::audio::Resampler`]).
+//!
+//! Untrusted input never panics: every failure is a typed [`Error`], and as a last line of
+//! defence a panic inside the third-party decoder is caught and reported as [`Error::Corrupt`].
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{CodecType, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::AudioClip;
+use crate::{Error, Result};
+
+/// Highest sample rate accepted from a header; anything above is treated as a broken header.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Lowest sample rate accepted from a header.
+pub const MIN_SAMPLE_RATE: u32 = 1_000;
+/// Most channels accepted from a header.
+pub const MAX_CHANNELS: usize = 32;
+
+/// Limits applied while decoding.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DecodeOptions {
+    /// Longest recording accepted, in seconds; longer input fails with [`Error::TooLong`]
+    /// instead of exhausting memory.
+    pub max_seconds: f64,
+    /// Packets that fail to decode before the stream is declared corrupt. A few bad packets in
+    /// a long lossy stream are skipped, as media players do.
+    pub max_bad_packets: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            max_seconds: 3600.0,
+            max_bad_packets: 4,
+        }
+    }
+}
+
+/// Decodes the file at `path` to a mono [`AudioClip`] at its native sample rate.
+pub fn decode_file(path: impl AsRef<Path>, options: &DecodeOptions) -> Result<AudioClip> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let ext = path.extension().and_then(|e| e.to_str());
+    decode_bytes(bytes, ext, options)
+}
+
+/// Decodes an in-memory file. `extension` (for example `"mp3"`) is a hint for the format probe;
+/// the content decides.
+pub fn decode_bytes(
+    bytes: Vec<u8>,
+    extension: Option<&str>,
+    options: &DecodeOptions,
+) -> Result<AudioClip> {
+    if bytes.is_empty() {
+        return Err(Error::Empty("the file has zero bytes".into()));
+    }
+    let ext = extension.map(str::to_owned);
+    match catch_unwind(AssertUnwindSafe(|| {
+        decode_inner(bytes, ext.as_deref(), options)
+    })) {
+        Ok(result) => result,
+        Err(_) => Err(Error::Corrupt(
+            "the decoder failed on malformed data".into(),
+        )),
+    }
+}
+
+fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> Result<AudioClip> {
+    let mut hint = Hint::new();
+    if let Some(ext) = ext {
+        hint.with_extension(ext);
+    }
+    let mss = MediaSourceStream::new(
+        Box::new(Cursor::new(bytes)),
+        MediaSourceStreamOptions::default(),
+    );
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => {
+                Error::UnrecognizedFormat("not a supported audio or video container".into())
+            }
+            SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Error::Corrupt(format!("the file ends inside its header ({e})"))
+            }
+            other => Error::InvalidHeader(other.to_string()),
+        })?;
+    let mut format = probed.format;
+
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .or_else(|| {
+            format
+                .tracks()
+                .iter()
+                .find(|t| t.codec_params.sample_rate.is_some())
+        })
+        .ok_or(Error::NoTrack("audio"))?
+        .clone();
+    let params = &track.codec_params;
+    if params.codec == CODEC_TYPE_NULL {
+        return Err(Error::UnsupportedCodec(
+            "the audio track's codec is not recognised".into(),
+        ));
+    }
+    let header_rate = params.sample_rate.unwrap_or(0);
+    if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&header_rate) {
+        return Err(Error::InvalidHeader(format!(
+            "sample rate {header_rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
+        )));
+    }
+    if let Some(ch) = params.channels {
+        if ch.count() == 0 || ch.count() > MAX_CHANNELS {
+            return Err(Error::InvalidHeader(format!("{} channels", ch.count())));
+        }
+    }
+
+    let mut decoder = symphonia::default::get_codecs()
+        .make(params, &DecoderOptions::default())
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => Error::UnsupportedCodec(codec_name(params.codec)),
+            other => Error::InvalidHeader(other.to_string()),
+        })?;
+
+    let max_samples = (options.max_seconds * header_rate as f64).ceil() as usize;
+    let declared_frames = params
+        .n_frames
+        .map(|n| n as usize)
+        .filter(|&n| n <= max_samples);
+    let lossless = is_lossless(params.codec);
+
+    let mut mono: Vec<f32> = Vec::with_capacity(declared_frames.unwrap_or(0));
+    let mut sample_buf: Option<SampleBuffer<f32>> = None;
+    let mut bad_packets = 0usize;
+    let mut truncated = false;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(SymError::IoError(_)) => {
+                truncated = true;
+                break;
+            }
+            Err(e) => return Err(Error::Corrupt(e.to_string())),
+        };
+        if packet.track_id() != track.id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(SymError::DecodeError(msg)) => {
+                bad_packets += 1;
+                if bad_packets > options.max_bad_packets {
+                    return Err(Error::Corrupt(format!(
+                        "{bad_packets} packets failed to decode (last: {msg})"
+                    )));
+                }
+                continue;
+            }
+            Err(SymError::IoError(_)) => {
+                truncated = true;
+                break;
+            }
+            Err(SymError::Unsupported(what)) => {
+                return Err(Error::UnsupportedCodec(format!(
+                    "{}: {what}",
+                    codec_name(params.codec)
+                )))
+            }
+            Err(e) => return Err(Error::Corrupt(e.to_string())),
+        };
+        let spec = *decoded.spec();
+        let channels = spec.channels.count();
+        if channels == 0 || channels > MAX_CHANNELS {
+            return Err(Error::InvalidHeader(format!("{channels} channels")));
+        }
+        if decoded.frames() == 0 {
+            continue;
+        }
+        let buf = match &mut sample_buf {
+            Some(b) if b.capacity() >= decoded.capacity() * channels => b,
+            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        let interleaved = buf.samples();
+        if channels == 1 {
+            mono.extend_from_slice(interleaved);
+        } else {
+            let scale = 1.0 / channels as f32;
+            mono.extend(
+                interleaved
+                    .chunks_exact(channels)
+                    .map(|frame| frame.iter().sum::<f32>() * scale),
+            );
+        }
+        if mono.len() > max_samples {
+            return Err(Error::TooLong {
+                seconds: mono.len() as f64 / header_rate as f64,
+                limit: options.max_seconds,
+            });
+        }
+    }
+
+    if let Some(declared) = declared_frames {
+        // Lossless streams must deliver every frame their header promises; lossy ones may
+        // differ by encoder delay and padding, so allow one packet's slack.
+        let slack = if lossless {
+            0
+        } else {
+            params.max_frames_per_packet.unwrap_or(4096) as usize + 2048
+        };
+        if mono.len() + slack < declared {
+            truncated = true;
+        }
+    }
+    if truncated {
+        return Err(Error::Corrupt(format!(
+            "truncated stream: {} of {} declared frames decoded",
+            mono.len(),
+            declared_frames.map_or("?".to_string(), |d| d.to_string())
+        )));
+    }
+    if mono.is_empty() {
+        return Err(Error::Empty("the stream decodes to zero samples".into()));
+    }
+    if mono.iter().any(|s| !s.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    Ok(AudioClip::new(mono, header_rate))
+}
+
+fn is_lossless(codec: CodecType) -> bool {
+    let name = codec_name(codec);
+    name.starts_with("pcm") || name == "flac" || name == "alac"
+}
+
+fn codec_name(codec: CodecType) -> String {
+    symphonia::default::get_codecs()
+        .get_codec(codec)
+        .map(|d| d.short_name.to_string())
+        .unwrap_or_else(|| format!("codec {codec}"))
+}
