@@ -96,9 +96,10 @@ fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> R
             &MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            SymError::Unsupported(_) => {
+            SymError::Unsupported(m) if m.contains("no suitable format reader") => {
                 Error::UnrecognizedFormat("not a supported audio or video container".into())
             }
+            SymError::Unsupported(m) => Error::UnsupportedCodec(m.to_string()),
             SymError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
                 Error::Corrupt(format!("the file ends inside its header ({e})"))
             }
