@@ -2,4 +2,5 @@
 pub mod audio;
 pub mod error;
 pub mod labels;
+pub mod vision;
 pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! The vision front end: images and H.264 video in, face crops out.
