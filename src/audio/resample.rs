@@ -1,10 +1,11 @@
 //! Band-limited sample-rate conversion.
 //!
 //! A polyphase windowed-sinc resampler for any pair of rates. The prototype low-pass filter is a
-//! Kaiser-windowed sinc designed for 90 dB stop-band attenuation, with its pass band ending at
-//! 90% and its stop band starting at 100% of the lower of the two Nyquist frequencies. For
-//! 48 kHz → 16 kHz that keeps everything below 7.2 kHz flat to within a few thousandths of a dB
-//! and removes everything above 8 kHz, so nothing aliases into the voice band.
+//! Kaiser-windowed sinc designed for 80 dB stop-band attenuation, with its pass band ending at
+//! 88% and its stop band starting at 100% of the lower of the two Nyquist frequencies. For
+//! 48 kHz → 16 kHz that keeps everything below 7.04 kHz flat to within 0.001 dB and removes
+//! everything above 8 kHz, so nothing aliases into the voice band. The inner product runs on
+//! AVX2 + FMA where the CPU has them (detected at run time).
 //!
 //! Rates are reduced to a ratio `up / down`; each output sample `n` sits at the input position
 //! `n · down / up`, whose fractional part selects one of `up` precomputed filter phases. When
@@ -13,9 +14,9 @@
 use crate::{Error, Result};
 
 /// Stop-band attenuation the filter is designed for, in dB.
-const ATTENUATION_DB: f64 = 90.0;
+const ATTENUATION_DB: f64 = 80.0;
 /// Pass-band edge as a fraction of the lower Nyquist frequency.
-const PASS_EDGE: f64 = 0.90;
+const PASS_EDGE: f64 = 0.88;
 /// Most phases tabulated; ratios with a larger `up` interpolate between phases.
 const MAX_PHASES: usize = 1024;
 
@@ -121,6 +122,23 @@ impl Resampler {
         if self.up == self.down {
             return input.to_vec();
         }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { self.process_avx2(input) };
+        }
+        self.process_body(input)
+    }
+
+    /// [`Self::process_body`] compiled for AVX2 + FMA (8-wide multiply-adds).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn process_avx2(&self, input: &[f32]) -> Vec<f32> {
+        self.process_body(input)
+    }
+
+    #[inline(always)]
+    fn process_body(&self, input: &[f32]) -> Vec<f32> {
         let n_out = self.output_len(input.len());
         let mut out = Vec::with_capacity(n_out);
         let taps = self.taps;
@@ -150,7 +168,7 @@ impl Resampler {
 }
 
 /// `Σ_k x[base + k] · c[k]` with `x` zero outside its bounds.
-#[inline]
+#[inline(always)]
 fn dot_clipped(x: &[f32], base: i64, c: &[f32]) -> f32 {
     let len = x.len() as i64;
     let start = base.max(0);
@@ -160,17 +178,20 @@ fn dot_clipped(x: &[f32], base: i64, c: &[f32]) -> f32 {
     }
     let xs = &x[start as usize..end as usize];
     let cs = &c[(start - base) as usize..(end - base) as usize];
-    // Four accumulators let the compiler vectorise the loop.
-    let mut acc = [0f32; 8];
-    let chunks = xs.len() / 8;
-    for i in 0..chunks {
-        for j in 0..8 {
-            acc[j] += xs[i * 8 + j] * cs[i * 8 + j];
+    // 32 independent accumulators (four 8-lane vectors) hide the multiply-add latency and let
+    // the compiler vectorise the loop.
+    const LANES: usize = 32;
+    let mut acc = [0f32; LANES];
+    let mut xc = xs.chunks_exact(LANES);
+    let mut cc = cs.chunks_exact(LANES);
+    for (xa, ca) in (&mut xc).zip(&mut cc) {
+        for j in 0..LANES {
+            acc[j] += xa[j] * ca[j];
         }
     }
     let mut sum: f32 = acc.iter().sum();
-    for i in chunks * 8..xs.len() {
-        sum += xs[i] * cs[i];
+    for (&x, &c) in xc.remainder().iter().zip(cc.remainder()) {
+        sum += x * c;
     }
     sum
 }
