@@ -516,25 +516,17 @@ impl MelExtractor {
     }
 
     /// Writes the windowed frame starting at signal position `start` (may be negative or run
-    /// past the end; padding per config) into `frame`.
+    /// past the end; padding per config) into `frame`. Used for the frames at the edges.
     #[inline(always)]
     fn windowed_frame(&self, samples: &[f32], start: isize, frame: &mut [f64]) {
         let (w0, w1) = self.window_span;
-        let n = samples.len() as isize;
-        if start + w0 as isize >= 0 && start + w1 as isize <= n {
-            // Fast path: the windowed span lies inside the signal.
-            let src = &samples[(start + w0 as isize) as usize..(start + w1 as isize) as usize];
-            for ((dst, &w), &x) in frame[w0..w1].iter_mut().zip(&self.window[w0..w1]).zip(src) {
-                *dst = w * x as f64;
-            }
-        } else {
-            for k in w0..w1 {
-                let x = padded_sample(samples, start + k as isize, self.config.pad_mode);
-                frame[k] = self.window[k] * x as f64;
-            }
+        for (k, (dst, &w)) in frame.iter_mut().zip(&self.window).enumerate() {
+            *dst = if (w0..w1).contains(&k) {
+                w * padded_sample(samples, start + k as isize, self.config.pad_mode) as f64
+            } else {
+                0.0
+            };
         }
-        frame[..w0].iter_mut().for_each(|v| *v = 0.0);
-        frame[w1..].iter_mut().for_each(|v| *v = 0.0);
     }
 
     /// Projects one power spectrum onto the filterbank, into column `t` of `out`.
@@ -728,7 +720,7 @@ mod tests {
             1.0,
             2.0,
             0.5,
-            1.414_213_562_373_095,
+            std::f64::consts::SQRT_2,
             1e-10,
             f64::MIN_POSITIVE,
         ] {
