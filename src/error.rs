@@ -105,6 +105,35 @@ pub enum Error {
         /// The label that has no equivalent.
         code: String,
     },
+
+    /// The tensor library reported an error (shape mismatch, missing weight, bad weights file).
+    #[error("model error: {0}")]
+    Model(#[from] candle_core::Error),
+
+    /// The image declares a width or height of zero, so it holds no picture to analyse.
+    #[error("image too small: {width}x{height} pixels")]
+    ImageTooSmall {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+    },
+
+    /// The image's declared size exceeds the configured limits; it was refused before its
+    /// pixels were decoded.
+    #[error("image too large: {width}x{height} pixels exceeds the limit of {limit}")]
+    ImageTooLarge {
+        /// Declared width (0 when the decoder refused the size before reporting it).
+        width: u32,
+        /// Declared height (0 when the decoder refused the size before reporting it).
+        height: u32,
+        /// The limit that was exceeded, in words.
+        limit: String,
+    },
+
+    /// No face was found in an input that needs one.
+    #[error("no face found in {0}")]
+    NoFace(String),
 }
 
 impl Error {

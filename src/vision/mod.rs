@@ -1,1 +1,62 @@
 //! The vision front end: images and H.264 video in, face crops out.
+//!
+//! ```text
+//! photo (JPEG/PNG/BMP/TIFF) ──load (EXIF orientation, size limits)──► RGB ─┐
+//! clip.mp4 ──demux──► H.264 ──decode (OpenH264), sample 5 fps──► frames ───┼─► detect ─► track ─► crop ─► FaceCrop
+//! folder of frames ──────────────────────────────────────────► frames ───┘            (pre-cropped faces skip detection)
+//! ```
+//!
+//! - [`load_image`] reads a picture; [`VideoReader`] and [`frames_from_folder`] read clips as
+//!   timestamped [`VideoFrame`]s at the rate a [`VideoConfig`] asks for.
+//! - [`FaceDetector`] is the detector interface; [`SeetaDetector`] is the default, with its
+//!   model compiled in, so nothing is downloaded.
+//! - [`FaceTracker`] keeps one face across frames; [`video_face_crops`] runs the whole path from
+//!   a video file to one [`FrameFace`] per kept frame.
+//! - [`CropConfig`] says how a face becomes a model input (size, margin, grey or RGB,
+//!   normalisation); [`FaceCropper`] crops photos, or pre-cropped faces without detection.
+//! - [`Augmenter`] makes seeded, repeatable training variants of crops.
+//!
+//! Quick start:
+//!
+//! ```no_run
+//! use facevox::vision::{video_face_crops, ClipConfig, CropConfig, FaceCropper};
+//!
+//! // A photo.
+//! let mut cropper = FaceCropper::new(CropConfig::default())?;
+//! if let Some(crop) = cropper.crop_file("photo.jpg")? {
+//!     assert_eq!(crop.shape(), [3, 64, 64]);
+//! }
+//! // A clip, 5 frames per second.
+//! for frame in video_face_crops("clip.mp4", &ClipConfig::default())? {
+//!     println!("{:.2} s: face {}", frame.timestamp_secs, frame.found());
+//! }
+//! # Ok::<(), facevox::Error>(())
+//! ```
+
+pub mod augment;
+pub mod crop;
+pub mod detect;
+pub mod image_io;
+mod mp4;
+pub mod track;
+pub mod video;
+
+pub use augment::{
+    add_gaussian_noise, brightness_contrast, downscale_upscale, flip_horizontal, gaussian_blur,
+    occlude, rotate_scale_translate, AugmentConfig, AugmentRng, Augmenter,
+};
+pub use crop::{
+    crop_face, crop_face_image, crop_precropped, face_crop_from_file, normalize_face,
+    square_region, ColorMode, CropConfig, FaceCrop, FaceCropper, FaceSource, ResizeFilter,
+    SquareRegion,
+};
+pub use detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector, SeetaRetryConfig};
+pub use image::{GrayImage, RgbImage};
+pub use image_io::{decode_image, decode_image_with, load_image, load_image_with, ImageLimits};
+pub use track::{
+    folder_face_crops, track_faces, video_face_crops, ClipConfig, FaceTracker, FrameFace,
+    TrackerConfig,
+};
+pub use video::{
+    frames_from_folder, read_video_frames, Frames, VideoConfig, VideoFrame, VideoInfo, VideoReader,
+};

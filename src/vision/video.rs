@@ -1,0 +1,568 @@
+//! Video in, timestamped RGB frames out: MP4 (ISO BMFF) demuxing and H.264 decoding with the
+//! bundled OpenH264 decoder (built from source, no ffmpeg), plus clips given as a folder of
+//! frame images.
+//!
+//! Every coded picture is decoded, because later pictures refer to it, but only the frames the
+//! sampling rate keeps are converted from YUV to RGB. The decoder is fed one access unit at a
+//! time and never flushed in between, which is what keeps B-frame streams whole; it emits
+//! pictures in display order, and each gets the next presentation time from the sample table.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use openh264::decoder::{DecodeOptions, DecodedYUV, Decoder, DecoderConfig, Flush};
+use openh264::formats::YUVSource;
+use openh264::OpenH264API;
+use serde::{Deserialize, Serialize};
+
+use super::image_io::{load_image_with, ImageLimits};
+use super::mp4::{avcc_to_annexb, codec_name, AvcConfig, Mp4Demuxer, VideoCodec};
+use crate::{Error, Result};
+
+/// Largest frame side accepted from a video header.
+const MAX_VIDEO_SIDE: u32 = 8192;
+
+/// How frames are read from a clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VideoConfig {
+    /// Frames per second to keep (for example 5.0); `None` keeps every frame. Frames are kept at
+    /// the first presentation time at or after each multiple of `1 / sample_fps`.
+    pub sample_fps: Option<f64>,
+    /// Longest clip accepted, in seconds; longer clips fail with [`Error::TooLong`].
+    pub max_duration_secs: f64,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        Self {
+            sample_fps: None,
+            max_duration_secs: 600.0,
+        }
+    }
+}
+
+impl VideoConfig {
+    /// Every frame, default limits.
+    pub fn all_frames() -> Self {
+        Self::default()
+    }
+
+    /// `fps` frames per second, default limits.
+    pub fn sampled(fps: f64) -> Self {
+        Self {
+            sample_fps: Some(fps),
+            ..Self::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(fps) = self.sample_fps {
+            if !(fps.is_finite() && fps > 0.0) {
+                return Err(Error::InvalidConfig(format!(
+                    "sample_fps must be positive, got {fps}"
+                )));
+            }
+        }
+        if self.max_duration_secs.is_nan() || self.max_duration_secs <= 0.0 {
+            return Err(Error::InvalidConfig(format!(
+                "max_duration_secs must be positive, got {}",
+                self.max_duration_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What the container says about a clip's video track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    /// Frame width in pixels (from the sample description).
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Coded pictures in the track.
+    pub frame_count: usize,
+    /// From the first frame's presentation time to the end of the last frame, in seconds.
+    pub duration_secs: f64,
+    /// Mean frame rate.
+    pub fps: f64,
+    /// Codec and profile, for example "H.264 Main profile, level 4.1".
+    pub codec: String,
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoFrame {
+    /// Position of the frame in display order among all frames of the clip (not only the kept ones).
+    pub index: usize,
+    /// Presentation time in seconds from the start of the clip.
+    pub timestamp_secs: f64,
+    /// The picture.
+    pub image: RgbImage,
+}
+
+trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// Reads H.264 video from an MP4 file.
+///
+/// ```no_run
+/// use facevox::vision::{VideoConfig, VideoReader};
+/// let mut reader = VideoReader::open("clip.mp4")?;
+/// println!("{} frames", reader.info().frame_count);
+/// for frame in reader.frames(&VideoConfig::sampled(5.0))? {
+///     let frame = frame?;
+///     println!("{:.3} s: {}x{}", frame.timestamp_secs, frame.image.width(), frame.image.height());
+/// }
+/// # Ok::<(), facevox::Error>(())
+/// ```
+pub struct VideoReader {
+    demux: Mp4Demuxer<Box<dyn ReadSeek>>,
+    avc: AvcConfig,
+    info: VideoInfo,
+    /// Presentation times in seconds, sorted: the display order.
+    display_times: Vec<f64>,
+}
+
+impl std::fmt::Debug for VideoReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoReader")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VideoReader {
+    /// Opens an MP4 file and reads its first video track's tables (no frame is decoded yet).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_reader(Box::new(BufReader::new(file)))
+    }
+
+    /// Reads an MP4 file held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        Self::from_reader(Box::new(Cursor::new(bytes)))
+    }
+
+    fn from_reader(reader: Box<dyn ReadSeek>) -> Result<Self> {
+        let demux = Mp4Demuxer::new(reader)?;
+        let track = &demux.track;
+        let avc = match &track.codec {
+            VideoCodec::Avc(avc) => avc.clone(),
+            VideoCodec::Other(kind) => return Err(Error::UnsupportedCodec(codec_name(kind))),
+        };
+        let profile = match avc.profile_idc {
+            66 => "Baseline",
+            77 => "Main",
+            88 => "Extended",
+            100 => "High",
+            110 => "High 10",
+            122 => "High 4:2:2",
+            244 => "High 4:4:4",
+            44 => "CAVLC 4:4:4",
+            _ => "unknown",
+        };
+        if matches!(avc.profile_idc, 110 | 122 | 244 | 44) {
+            return Err(Error::UnsupportedCodec(format!(
+                "H.264 {profile} profile (only 8-bit 4:2:0: Baseline, Main and High)"
+            )));
+        }
+        if avc.sps.is_empty() || avc.pps.is_empty() {
+            return Err(Error::Corrupt("the avcC box holds no SPS or no PPS".into()));
+        }
+        if track.width == 0
+            || track.height == 0
+            || track.width > MAX_VIDEO_SIDE
+            || track.height > MAX_VIDEO_SIDE
+        {
+            return Err(Error::InvalidHeader(format!(
+                "video frame size {}x{}",
+                track.width, track.height
+            )));
+        }
+        let scale = track.timescale as f64;
+        let mut display_times: Vec<f64> =
+            track.samples.iter().map(|s| s.pts as f64 / scale).collect();
+        display_times.sort_by(f64::total_cmp);
+        let n = display_times.len();
+        let span = display_times[n - 1] - display_times[0];
+        let mean_step = if n > 1 { span / (n - 1) as f64 } else { 0.0 };
+        let duration_secs = span + mean_step;
+        let info = VideoInfo {
+            width: track.width,
+            height: track.height,
+            frame_count: n,
+            duration_secs,
+            fps: if duration_secs > 0.0 {
+                n as f64 / duration_secs
+            } else {
+                0.0
+            },
+            codec: format!(
+                "H.264 {profile} profile, level {}.{}",
+                avc.level_idc / 10,
+                avc.level_idc % 10
+            ),
+        };
+        Ok(Self {
+            demux,
+            avc,
+            info,
+            display_times,
+        })
+    }
+
+    /// What the container says about the track.
+    pub fn info(&self) -> &VideoInfo {
+        &self.info
+    }
+
+    /// Presentation time (seconds) of every frame, in display order.
+    pub fn frame_times(&self) -> &[f64] {
+        &self.display_times
+    }
+
+    /// Decodes the clip from the start, yielding the frames `config` keeps in display order.
+    ///
+    /// An item is `Err` when the stream turns out to be damaged; iteration stops after it.
+    pub fn frames(&mut self, config: &VideoConfig) -> Result<Frames<'_>> {
+        config.validate()?;
+        if self.info.duration_secs > config.max_duration_secs {
+            return Err(Error::TooLong {
+                seconds: self.info.duration_secs,
+                limit: config.max_duration_secs,
+            });
+        }
+        let wanted = select_frames(&self.display_times, config.sample_fps);
+        let api = OpenH264API::from_source();
+        let decoder =
+            Decoder::with_api_config(api, DecoderConfig::new().flush_after_decode(Flush::NoFlush))
+                .map_err(|e| Error::Corrupt(format!("cannot start the H.264 decoder: {e}")))?;
+        Ok(Frames {
+            reader: self,
+            decoder,
+            wanted,
+            next_sample: 0,
+            emitted: 0,
+            queue: VecDeque::new(),
+            sample: Vec::new(),
+            annexb: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// Decodes the clip and collects the frames `config` keeps.
+    pub fn read_frames(&mut self, config: &VideoConfig) -> Result<Vec<VideoFrame>> {
+        self.frames(config)?.collect()
+    }
+}
+
+/// Decodes the MP4 file at `path` and returns the frames `config` keeps.
+pub fn read_video_frames(path: impl AsRef<Path>, config: &VideoConfig) -> Result<Vec<VideoFrame>> {
+    VideoReader::open(path)?.read_frames(config)
+}
+
+/// Iterator over decoded frames; see [`VideoReader::frames`].
+pub struct Frames<'a> {
+    reader: &'a mut VideoReader,
+    decoder: Decoder,
+    wanted: Vec<bool>,
+    next_sample: usize,
+    /// Pictures the decoder has produced so far (the display index of the next one).
+    emitted: usize,
+    queue: VecDeque<VideoFrame>,
+    sample: Vec<u8>,
+    annexb: Vec<u8>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Frames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frames")
+            .field("next_sample", &self.next_sample)
+            .field("emitted", &self.emitted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Files a decoded picture: converts it to RGB when it is wanted.
+fn take_picture(
+    yuv: &DecodedYUV<'_>,
+    emitted: &mut usize,
+    wanted: &[bool],
+    times: &[f64],
+    queue: &mut VecDeque<VideoFrame>,
+) {
+    let index = *emitted;
+    *emitted += 1;
+    if index < wanted.len() && wanted[index] {
+        queue.push_back(VideoFrame {
+            index,
+            timestamp_secs: times[index],
+            image: yuv420_to_rgb(yuv),
+        });
+    }
+}
+
+impl Frames<'_> {
+    fn step(&mut self) -> Result<()> {
+        let n = self.reader.display_times.len();
+        if self.next_sample < n {
+            let i = self.next_sample;
+            self.next_sample += 1;
+            self.reader.demux.read_sample(i, &mut self.sample)?;
+            self.annexb.clear();
+            if i == 0 {
+                for ps in self.reader.avc.sps.iter().chain(&self.reader.avc.pps) {
+                    self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+                    self.annexb.extend_from_slice(ps);
+                }
+            }
+            avcc_to_annexb(
+                &self.sample,
+                self.reader.avc.nal_length_size,
+                &mut self.annexb,
+            )?;
+            let decoded = self
+                .decoder
+                .decode_with_options(
+                    &self.annexb,
+                    DecodeOptions::new().flush_after_decode(Flush::NoFlush),
+                )
+                .map_err(|e| Error::Corrupt(format!("H.264 decoding failed at sample {i}: {e}")))?;
+            if let Some(yuv) = decoded {
+                take_picture(
+                    &yuv,
+                    &mut self.emitted,
+                    &self.wanted,
+                    &self.reader.display_times,
+                    &mut self.queue,
+                );
+            }
+        } else {
+            self.finished = true;
+            let rest = self
+                .decoder
+                .flush_remaining()
+                .map_err(|e| Error::Corrupt(format!("H.264 decoding failed at the end: {e}")))?;
+            for yuv in &rest {
+                take_picture(
+                    yuv,
+                    &mut self.emitted,
+                    &self.wanted,
+                    &self.reader.display_times,
+                    &mut self.queue,
+                );
+            }
+            if self.emitted != n {
+                return Err(Error::Corrupt(format!(
+                    "the decoder produced {} pictures for {n} coded frames",
+                    self.emitted
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Result<VideoFrame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(frame) = self.queue.pop_front() {
+                return Some(Ok(frame));
+            }
+            if self.finished {
+                return None;
+            }
+            if let Err(e) = self.step() {
+                self.finished = true;
+                self.queue.clear();
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+/// Marks the frames kept at `fps`: the first frame at or after each multiple of `1 / fps`,
+/// counted from the first frame. `times` must be sorted.
+pub(crate) fn select_frames(times: &[f64], fps: Option<f64>) -> Vec<bool> {
+    let Some(fps) = fps else {
+        return vec![true; times.len()];
+    };
+    let step = 1.0 / fps;
+    let t0 = times.first().copied().unwrap_or(0.0);
+    let mut next = 0.0;
+    let mut k = 0u64;
+    times
+        .iter()
+        .map(|&t| {
+            let rel = t - t0;
+            if rel + 1e-6 >= next {
+                while next <= rel + 1e-6 {
+                    k += 1;
+                    next = k as f64 * step;
+                }
+                true
+            } else {
+                false
+            }
+        })
+        .collect()
+}
+
+/// BT.601 limited-range YUV 4:2:0 to RGB: OpenH264's SIMD converter where it applies (width a
+/// multiple of 8, even height), else [`yuv420_to_rgb_scalar`].
+fn yuv420_to_rgb(yuv: &DecodedYUV<'_>) -> RgbImage {
+    let (w, h) = yuv.dimensions();
+    if w % 8 == 0 && h % 2 == 0 && h >= 2 {
+        let mut out = vec![0u8; w * h * 3];
+        yuv.write_rgb8(&mut out);
+        return RgbImage::from_raw(w as u32, h as u32, out).expect("buffer sized for the frame");
+    }
+    yuv420_to_rgb_scalar(yuv)
+}
+
+/// BT.601 limited-range YUV 4:2:0 to RGB, in 16.8 fixed point; any frame size.
+fn yuv420_to_rgb_scalar(yuv: &impl YUVSource) -> RgbImage {
+    let (w, h) = yuv.dimensions();
+    let (sy, su, sv) = yuv.strides();
+    let (ys, us, vs) = (yuv.y(), yuv.u(), yuv.v());
+    let mut out = vec![0u8; w * h * 3];
+    for (row, line) in out.chunks_exact_mut(w * 3).enumerate() {
+        let yrow = &ys[row * sy..row * sy + w];
+        let crow = row / 2;
+        let urow = &us[crow * su..];
+        let vrow = &vs[crow * sv..];
+        for (x, px) in line.chunks_exact_mut(3).enumerate() {
+            let c = 298 * (yrow[x] as i32 - 16) + 128;
+            let d = urow[x / 2] as i32 - 128;
+            let e = vrow[x / 2] as i32 - 128;
+            px[0] = ((c + 409 * e) >> 8).clamp(0, 255) as u8;
+            px[1] = ((c - 100 * d - 208 * e) >> 8).clamp(0, 255) as u8;
+            px[2] = ((c + 516 * d) >> 8).clamp(0, 255) as u8;
+        }
+    }
+    RgbImage::from_raw(w as u32, h as u32, out).expect("buffer sized for the frame")
+}
+
+/// Image file extensions read from frame folders.
+const FRAME_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+
+/// Reads a clip stored as a folder of frame images, `fps` frames per second, in natural file
+/// name order (`frame2.png` before `frame10.png`). Only the frames `config` keeps are decoded.
+pub fn frames_from_folder(
+    dir: impl AsRef<Path>,
+    fps: f64,
+    config: &VideoConfig,
+) -> Result<Vec<VideoFrame>> {
+    config.validate()?;
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(Error::InvalidConfig(format!(
+            "folder frame rate must be positive, got {fps}"
+        )));
+    }
+    let dir = dir.as_ref();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| FRAME_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(Error::Empty(format!(
+            "no frame images (png, jpg, bmp, tif) in {}",
+            dir.display()
+        )));
+    }
+    files.sort_by_cached_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
+    let times: Vec<f64> = (0..files.len()).map(|i| i as f64 / fps).collect();
+    let duration = files.len() as f64 / fps;
+    if duration > config.max_duration_secs {
+        return Err(Error::TooLong {
+            seconds: duration,
+            limit: config.max_duration_secs,
+        });
+    }
+    let wanted = select_frames(&times, config.sample_fps);
+    let limits = ImageLimits::default();
+    files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| wanted[*i])
+        .map(|(index, path)| {
+            Ok(VideoFrame {
+                index,
+                timestamp_secs: times[index],
+                image: load_image_with(path, &limits)?,
+            })
+        })
+        .collect()
+}
+
+/// Sort key that orders digit runs by value: `f2` < `f10`.
+fn natural_key(name: &str) -> Vec<(u8, u128, String)> {
+    let mut key = Vec::new();
+    let mut chars = name.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_digit() {
+            let mut digits = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(d);
+                chars.next();
+            }
+            let value = digits.parse::<u128>().unwrap_or(u128::MAX);
+            key.push((0, value, digits));
+        } else {
+            let mut text = String::new();
+            while let Some(&d) = chars.peek().filter(|d| !d.is_ascii_digit()) {
+                text.push(d);
+                chars.next();
+            }
+            key.push((1, 0, text));
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_keeps_one_frame_per_period() {
+        let times: Vec<f64> = (0..120).map(|i| i as f64 * 1001.0 / 30000.0).collect();
+        let kept: Vec<usize> = select_frames(&times, Some(5.0))
+            .iter()
+            .enumerate()
+            .filter(|(_, &k)| k)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(kept.len(), 20);
+        assert_eq!(&kept[..4], &[0, 6, 12, 18]);
+        for w in kept.windows(2) {
+            let dt = times[w[1]] - times[w[0]];
+            assert!((0.15..0.25).contains(&dt), "{dt}");
+        }
+        assert!(select_frames(&times, None).iter().all(|&k| k));
+        // Asking for more than the native rate keeps every frame once.
+        assert!(select_frames(&times, Some(100.0)).iter().all(|&k| k));
+    }
+
+    #[test]
+    fn natural_order_sorts_numbers_by_value() {
+        let mut names = vec!["f10.png", "f2.png", "f1.png", "a.png"];
+        names.sort_by_key(|n| natural_key(n));
+        assert_eq!(names, ["a.png", "f1.png", "f2.png", "f10.png"]);
+    }
+}
