@@ -1,0 +1,296 @@
+//! VoiceNet: the voice branch, a 1-D convolutional network over log-mel spectrograms.
+//!
+//! The mel bands are the input channels and the convolutions run over time (a time-delay network
+//! in the x-vector tradition, Snyder et al. 2018): four `conv → batch-norm → ReLU (→ max-pool)`
+//! blocks, statistics pooling (mean and standard deviation over time, so any clip length works),
+//! a fully connected embedding, and two heads — perceived gender (2) and emotion (the 8 RAVDESS
+//! classes). 1-D convolutions keep training fast on a CPU: candle runs them as im2col + GEMM.
+//!
+//! Weights are saved as safetensors with a JSON [`VoiceModelFile`] beside them holding the model
+//! config and the [`MelConfig`], so inference computes exactly the features training used.
+
+use std::path::Path;
+
+use candle_core::{Device, Result as CResult, Tensor};
+use candle_nn::{Dropout, Linear, ModuleT, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::blocks::{stats_pool, ConvBlock1d};
+use crate::audio::MelConfig;
+use crate::labels::{Emotion, RAVDESS_EMOTIONS};
+use crate::{Error, Result};
+
+/// Architecture hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoiceConfig {
+    /// Input channels: the number of mel bands.
+    pub n_mels: usize,
+    /// Output channels of each conv block.
+    pub channels: Vec<usize>,
+    /// Kernel size of each block (odd).
+    pub kernels: Vec<usize>,
+    /// Dilation of each block.
+    pub dilations: Vec<usize>,
+    /// Max-pool factor over time after each block (1 = none).
+    pub pools: Vec<usize>,
+    /// Size of the embedding.
+    pub embedding: usize,
+    /// Dropout before the heads (training only).
+    pub dropout: f32,
+    /// Number of emotion classes.
+    pub n_emotions: usize,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            n_mels: 64,
+            channels: vec![128, 128, 192, 256],
+            kernels: vec![5, 3, 3, 3],
+            dilations: vec![1, 2, 1, 1],
+            pools: vec![1, 2, 2, 1],
+            embedding: 128,
+            dropout: 0.3,
+            n_emotions: RAVDESS_EMOTIONS.len(),
+        }
+    }
+}
+
+impl VoiceConfig {
+    /// A very small network for tests.
+    pub fn tiny() -> Self {
+        Self {
+            n_mels: 16,
+            channels: vec![8, 8],
+            kernels: vec![3, 3],
+            dilations: vec![1, 1],
+            pools: vec![2, 1],
+            embedding: 8,
+            dropout: 0.1,
+            n_emotions: RAVDESS_EMOTIONS.len(),
+        }
+    }
+
+    /// Checks that the per-block lists agree.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.channels.len();
+        if n == 0
+            || self.kernels.len() != n
+            || self.dilations.len() != n
+            || self.pools.len() != n
+            || self.kernels.iter().any(|k| k % 2 == 0)
+            || self.pools.contains(&0)
+            || self.dilations.contains(&0)
+            || self.n_mels == 0
+            || self.embedding == 0
+            || self.n_emotions == 0
+            || !(0.0..1.0).contains(&self.dropout)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "inconsistent VoiceConfig: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What the network produces for a batch.
+#[derive(Debug, Clone)]
+pub struct VoiceOutput {
+    /// `(B, embedding)` after ReLU: the voice embedding the fusion head consumes.
+    pub embedding: Tensor,
+    /// `(B, 2)` gender logits (male, female).
+    pub gender_logits: Tensor,
+    /// `(B, n_emotions)` emotion logits.
+    pub emotion_logits: Tensor,
+}
+
+/// The voice branch.
+#[derive(Debug, Clone)]
+pub struct VoiceNet {
+    blocks: Vec<ConvBlock1d>,
+    embed: Linear,
+    dropout: Dropout,
+    gender_head: Linear,
+    emotion_head: Linear,
+    config: VoiceConfig,
+}
+
+impl VoiceNet {
+    /// Builds the network; weights come from (or are created in) `vb`.
+    pub fn new(config: &VoiceConfig, vb: VarBuilder) -> Result<Self> {
+        config.validate()?;
+        let build = || -> CResult<Self> {
+            let mut blocks = Vec::with_capacity(config.channels.len());
+            let mut c_in = config.n_mels;
+            for i in 0..config.channels.len() {
+                blocks.push(ConvBlock1d::new(
+                    c_in,
+                    config.channels[i],
+                    config.kernels[i],
+                    config.dilations[i],
+                    config.pools[i],
+                    vb.pp(format!("block{}", i + 1)),
+                )?);
+                c_in = config.channels[i];
+            }
+            let embed = candle_nn::linear(2 * c_in, config.embedding, vb.pp("embed"))?;
+            let gender_head = candle_nn::linear(config.embedding, 2, vb.pp("gender_head"))?;
+            let emotion_head =
+                candle_nn::linear(config.embedding, config.n_emotions, vb.pp("emotion_head"))?;
+            Ok(Self {
+                blocks,
+                embed,
+                dropout: Dropout::new(config.dropout),
+                gender_head,
+                emotion_head,
+                config: config.clone(),
+            })
+        };
+        build().map_err(Error::from)
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    /// Runs a batch `(B, n_mels, T)`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<VoiceOutput> {
+        let mut h = x.clone();
+        for block in &self.blocks {
+            h = block.forward_t(&h, train)?;
+        }
+        let pooled = stats_pool(&h)?;
+        let embedding = pooled.apply(&self.embed)?.relu()?;
+        let dropped = self.dropout.forward_t(&embedding, train)?;
+        Ok(VoiceOutput {
+            gender_logits: dropped.apply(&self.gender_head)?,
+            emotion_logits: dropped.apply(&self.emotion_head)?,
+            embedding,
+        })
+    }
+}
+
+/// The JSON saved beside a voice model's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoiceModelFile {
+    /// Format version of this file.
+    pub format: u32,
+    /// Architecture.
+    pub model: VoiceConfig,
+    /// Features the model was trained on.
+    pub mel: MelConfig,
+    /// Emotion classes in head order.
+    pub emotions: Vec<Emotion>,
+    /// How the weights were made (command, seed, data), free-form.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+impl VoiceModelFile {
+    /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
+    pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
+        let weights = stem.with_extension("safetensors");
+        varmap.save(&weights).map_err(Error::from)?;
+        let json = stem.with_extension("json");
+        std::fs::write(
+            &json,
+            serde_json::to_string_pretty(self).expect("serialisable"),
+        )
+        .map_err(|e| Error::io(&json, e))
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network.
+    pub fn load(stem: &Path, device: &Device) -> Result<(Self, VoiceNet)> {
+        let json = stem.with_extension("json");
+        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
+        let file: VoiceModelFile = serde_json::from_str(&text)
+            .map_err(|e| Error::InvalidConfig(format!("{}: {e}", json.display())))?;
+        let weights = stem.with_extension("safetensors");
+        if !weights.exists() {
+            return Err(Error::io(
+                &weights,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
+            ));
+        }
+        // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[&weights], super::DTYPE, device)
+                .map_err(Error::from)?
+        };
+        let net = VoiceNet::new(&file.model, vb)?;
+        Ok((file, net))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+
+    #[test]
+    fn shapes_for_any_length_and_save_load_round_trip() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let cfg = VoiceConfig::tiny();
+        let net = VoiceNet::new(&cfg, vb).unwrap();
+        for t in [1usize, 7, 50] {
+            let x = Tensor::randn(0f32, 1., (3, cfg.n_mels, t), &dev).unwrap();
+            let out = net.forward_t(&x, false).unwrap();
+            assert_eq!(out.embedding.dims(), &[3, cfg.embedding]);
+            assert_eq!(out.gender_logits.dims(), &[3, 2]);
+            assert_eq!(out.emotion_logits.dims(), &[3, 8]);
+        }
+        let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
+        assert!(
+            names.contains(&"block1.conv.weight".to_string()),
+            "{names:?}"
+        );
+        assert!(names.contains(&"emotion_head.weight".to_string()));
+
+        let dir = std::env::temp_dir().join(format!("facevox-voice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("voice");
+        let file = VoiceModelFile {
+            format: 1,
+            model: cfg.clone(),
+            mel: MelConfig {
+                n_mels: 16,
+                ..MelConfig::default()
+            },
+            emotions: RAVDESS_EMOTIONS.to_vec(),
+            provenance: serde_json::json!({"test": true}),
+        };
+        file.save(&varmap, &stem).unwrap();
+        let (loaded, net2) = VoiceModelFile::load(&stem, &dev).unwrap();
+        assert_eq!(loaded, file);
+        let x = Tensor::randn(0f32, 1., (2, cfg.n_mels, 20), &dev).unwrap();
+        let a = net
+            .forward_t(&x, false)
+            .unwrap()
+            .emotion_logits
+            .to_vec2::<f32>()
+            .unwrap();
+        let b = net2
+            .forward_t(&x, false)
+            .unwrap()
+            .emotion_logits
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(a, b);
+        assert!(VoiceModelFile::load(&dir.join("missing"), &dev).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_config_is_rejected() {
+        let bad = VoiceConfig {
+            kernels: vec![4, 3],
+            ..VoiceConfig::tiny()
+        };
+        assert!(bad.validate().is_err());
+    }
+}
