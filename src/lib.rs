@@ -51,8 +51,12 @@
 //! run time); arithmetic in the STFT is `f64` so results match librosa to 1e-4 relative error.
 
 pub mod audio;
+pub mod data;
 pub mod error;
+pub mod eval;
 pub mod labels;
+pub mod model;
+pub mod rng;
 pub mod vision;
 
 pub use error::{Error, Result};
