@@ -50,6 +50,7 @@
 //! The STFT and the resampler's inner product use AVX2 + FMA when the CPU has them (detected at
 //! run time); arithmetic in the STFT is `f64` so results match librosa to 1e-4 relative error.
 
+pub mod analyze;
 pub mod audio;
 pub mod data;
 pub mod error;
@@ -57,6 +58,7 @@ pub mod eval;
 pub mod labels;
 pub mod model;
 pub mod rng;
+pub mod train;
 pub mod vision;
 
 pub use error::{Error, Result};

@@ -1,7 +1,11 @@
 //! Small building blocks shared by the networks.
 
+use std::sync::{Arc, Mutex};
+
 use candle_core::{Result, Tensor, D};
 use candle_nn::{BatchNorm, Conv1d, Conv1dConfig, ModuleT, VarBuilder};
+
+use crate::rng::SeededRng;
 
 /// `conv1d → batch-norm → ReLU → optional max-pool over time`.
 #[derive(Debug, Clone)]
@@ -57,13 +61,63 @@ pub fn max_pool_time(x: &Tensor, k: usize) -> Result<Tensor> {
         .max(D::Minus1)
 }
 
+/// Variance floor in [`stats_pool`]: keeps the gradient of the standard deviation bounded for
+/// channels that are (nearly) constant over a clip, which ReLU makes common.
+pub const STATS_EPS: f64 = 1e-2;
+
 /// Statistics pooling: concatenates the mean and standard deviation over time,
 /// `(B, C, T) → (B, 2C)`. Works for any `T ≥ 1`.
 pub fn stats_pool(x: &Tensor) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let var = x.broadcast_sub(&mean)?.sqr()?.mean(D::Minus1)?;
-    let std = (var + 1e-5)?.sqrt()?;
+    let std = (var + STATS_EPS)?.sqrt()?;
     Tensor::cat(&[mean.squeeze(D::Minus1)?, std], 1)
+}
+
+/// Dropout whose masks come from a [`SeededRng`], so training runs repeat exactly (candle's own
+/// dropout draws from an unseedable thread RNG on the CPU). Clones share the generator.
+#[derive(Debug, Clone)]
+pub struct SeededDropout {
+    p: f32,
+    rng: Arc<Mutex<SeededRng>>,
+}
+
+impl SeededDropout {
+    /// Drops each value with probability `p` in training (scaling the rest by `1/(1-p)`).
+    pub fn new(p: f32, seed: u64) -> Self {
+        Self {
+            p,
+            rng: Arc::new(Mutex::new(SeededRng::new(seed))),
+        }
+    }
+
+    /// Restarts the mask sequence from `seed`.
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().expect("dropout rng") = SeededRng::new(seed);
+    }
+}
+
+impl ModuleT for SeededDropout {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if !train || self.p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - self.p);
+        let mask: Vec<f32> = {
+            let mut rng = self.rng.lock().expect("dropout rng");
+            (0..x.elem_count())
+                .map(|_| {
+                    if rng.uniform() as f32 >= self.p {
+                        keep
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x * mask
+    }
 }
 
 #[cfg(test)]
@@ -85,8 +139,25 @@ mod tests {
         let s = stats_pool(&x).unwrap().to_vec2::<f32>().unwrap();
         // Channel 0 is 0..=5: mean 2.5, population variance 35/12.
         assert!((s[0][0] - 2.5).abs() < 1e-6);
-        assert!((s[0][2] - (35.0f32 / 12.0 + 1e-5).sqrt()).abs() < 1e-5);
+        assert!((s[0][2] - (35.0f32 / 12.0 + 1e-2).sqrt()).abs() < 1e-5);
         let short = max_pool_time(&x.narrow(2, 0, 1).unwrap(), 4).unwrap();
         assert_eq!(short.dims(), &[1, 2, 1]);
+    }
+
+    #[test]
+    fn seeded_dropout_repeats_and_is_identity_in_eval() {
+        let x = Tensor::ones((4, 50), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let d = SeededDropout::new(0.5, 7);
+        let a = d.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap();
+        d.reseed(7);
+        let b = d.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(a, b);
+        let zeros = a.iter().flatten().filter(|&&v| v == 0.0).count();
+        assert!((60..140).contains(&zeros), "{zeros}");
+        assert!(a.iter().flatten().all(|&v| v == 0.0 || v == 2.0));
+        assert_eq!(
+            d.forward_t(&x, false).unwrap().to_vec2::<f32>().unwrap(),
+            vec![vec![1.0; 50]; 4]
+        );
     }
 }

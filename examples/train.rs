@@ -1,0 +1,246 @@
+//! Trains the voice branch, optionally cross-validating it first.
+//!
+//! ```sh
+//! # 5-fold speaker-independent cross-validation on RAVDESS, then the final model on all actors:
+//! cargo run --release --example train -- --ravdess ../shared/data/ravdess/speech \
+//!     --config configs/voice.json --cv 5 --out runs/voice
+//! # Your own data (CSV manifest face,voice,gender,emotion[,group]):
+//! cargo run --release --example train -- --manifest data.csv --out runs/mine
+//! ```
+//!
+//! Writes to `--out`: `voice.safetensors` + `voice.json` (the model and its config, loadable by
+//! the analyzer and `evaluate --models`), `train_log.jsonl` (one JSON line per epoch), and with
+//! `--cv`: `cv_report.json`, `cv_table.txt`, `cv_confusion.svg`, `cv_roc_fold1.svg` and
+//! `fold_N.jsonl` logs.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use facevox::data::{
+    load_crema_d, load_emodb, load_manifest, load_ravdess, FeatureCache, LoadReport, RavdessFilter,
+    Sample,
+};
+use facevox::eval::{plot_confusion_matrix, plot_roc_curve, to_json_pretty};
+use facevox::model::VoiceModelFile;
+use facevox::train::{cross_validate_voice, train_voice, VoiceExample, VoiceTrainingConfig};
+
+#[derive(Parser, Debug)]
+#[command(about = "Train (and cross-validate) the facevox voice branch")]
+struct Args {
+    /// RAVDESS folder (speech files, any container); labels come from the file names.
+    #[arg(long)]
+    ravdess: Option<PathBuf>,
+    /// CREMA-D AudioWAV folder.
+    #[arg(long)]
+    crema_d: Option<PathBuf>,
+    /// Berlin EmoDB wav folder.
+    #[arg(long)]
+    emodb: Option<PathBuf>,
+    /// CSV manifest `face,voice,gender,emotion[,group]`.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Training config (JSON `VoiceTrainingConfig`); defaults when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Run k-fold cross-validation by speaker before training the final model.
+    #[arg(long)]
+    cv: Option<usize>,
+    /// Only the first N folds (quick experiments; the report then covers those folds).
+    #[arg(long)]
+    max_folds: Option<usize>,
+    /// Seed of the speaker-to-fold assignment.
+    #[arg(long, default_value_t = 42)]
+    fold_seed: u64,
+    /// Training speakers per fold held out for early stopping (0 = train a fixed schedule).
+    #[arg(long, default_value_t = 0)]
+    inner_val: usize,
+    /// Skip the final model (cross-validation only).
+    #[arg(long)]
+    cv_only: bool,
+    /// Override the config's epoch count.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Feature cache folder.
+    #[arg(long, default_value = "target/facevox-cache")]
+    cache: PathBuf,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg: VoiceTrainingConfig = match &args.config {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
+        None => VoiceTrainingConfig::default(),
+    };
+    if let Some(e) = args.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        cfg.train.seed = s;
+    }
+    cfg.validate()?;
+    std::fs::create_dir_all(&args.out)?;
+
+    let mut samples: Vec<Sample> = Vec::new();
+    if let Some(dir) = &args.ravdess {
+        let loaded = load_ravdess(dir, &RavdessFilter::speech())?;
+        eprintln!(
+            "RAVDESS: {} speech clips from {}",
+            loaded.len(),
+            dir.display()
+        );
+        samples.extend(loaded.into_iter().map(|(s, _)| s));
+    }
+    type Loader = fn(&Path) -> facevox::Result<(Vec<Sample>, LoadReport)>;
+    let loaders: [(&str, &Option<PathBuf>, Loader); 2] = [
+        ("CREMA-D", &args.crema_d, |d| load_crema_d(d)),
+        ("EmoDB", &args.emodb, |d| load_emodb(d)),
+    ];
+    for (name, dir, loader) in loaders {
+        if let Some(dir) = dir {
+            let (s, report) = loader(dir)?;
+            eprintln!(
+                "{name}: {} clips, {} unparseable names, unmapped labels {:?}",
+                report.loaded,
+                report.unparseable.len(),
+                report.unmapped
+            );
+            samples.extend(s);
+        }
+    }
+    if let Some(m) = &args.manifest {
+        let s = load_manifest(m)?;
+        eprintln!("manifest: {} rows from {}", s.len(), m.display());
+        samples.extend(s);
+    }
+    samples.retain(|s| s.voice.is_some());
+    if samples.is_empty() {
+        return Err("no voice samples: pass --ravdess, --crema-d, --emodb or --manifest".into());
+    }
+
+    let cache = FeatureCache::new(&args.cache, &cfg.mel)?;
+    eprintln!(
+        "features: {} clips (cache {})",
+        samples.len(),
+        cache.dir().display()
+    );
+    let paths: Vec<PathBuf> = samples.iter().map(|s| s.voice.clone().unwrap()).collect();
+    let mels = cache.get_all(&paths);
+    let mut examples = Vec::with_capacity(samples.len());
+    let mut failed = 0;
+    for ((s, mel), path) in samples.iter().zip(mels).zip(&paths) {
+        match mel {
+            Ok(mel) => examples.push(VoiceExample {
+                mel,
+                gender: s.gender,
+                emotion: s.emotion,
+                group: s.group.clone(),
+            }),
+            Err(e) => {
+                failed += 1;
+                eprintln!("  skipped {}: {e}", path.display());
+            }
+        }
+    }
+    let frames: Vec<usize> = examples
+        .iter()
+        .map(|e: &VoiceExample| e.mel.n_frames)
+        .collect();
+    eprintln!(
+        "{} clips usable ({failed} skipped); {:.0} s of speech after trimming",
+        examples.len(),
+        frames.iter().sum::<usize>() as f64 * cfg.mel.hop_length as f64
+            / cfg.mel.sample_rate as f64
+    );
+
+    if let Some(k) = args.cv {
+        let cv = cross_validate_voice(
+            &cfg,
+            &examples,
+            k,
+            args.fold_seed,
+            args.inner_val,
+            Some(args.out.as_path()),
+            args.max_folds,
+        )?;
+        to_json_pretty(&cv, args.out.join("cv_report.json"))?;
+        let mut table = format!("{}\n\n", cv.protocol);
+        match (&cv.emotion, &cv.gender) {
+            (Some(e), Some(g)) => table.push_str(&format!(
+                "Emotion ({} classes), per fold and mean ± std:\n{e}\nGender:\n{g}\n",
+                cfg.emotions.len()
+            )),
+            _ => {
+                for f in &cv.folds {
+                    table.push_str(&format!(
+                        "fold {}: emotion\n{}\ngender\n{}\n",
+                        f.fold, f.emotion, f.gender
+                    ));
+                }
+            }
+        }
+        for (g, accs) in &cv.emotion_accuracy_by_gender {
+            let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+            table.push_str(&format!(
+                "emotion accuracy, {g} speakers: mean {mean:.4}, per fold {accs:.4?}\n"
+            ));
+        }
+        println!("{table}");
+        std::fs::write(args.out.join("cv_table.txt"), &table)?;
+        let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
+        let mut pooled = cv.folds[0].emotion.confusion_matrix()?;
+        for f in &cv.folds[1..] {
+            pooled.add(&f.emotion.confusion_matrix()?)?;
+        }
+        plot_confusion_matrix(
+            &pooled,
+            &names,
+            "Voice emotion, pooled over speaker-independent folds",
+            args.out.join("cv_confusion.svg"),
+        )?;
+        plot_roc_curve(
+            &cv.folds[0].gender.roc,
+            "Voice gender ROC, fold 1",
+            args.out.join("cv_roc_fold1.svg"),
+        )?;
+    }
+    if args.cv_only {
+        return Ok(());
+    }
+
+    eprintln!("training the final model on all {} clips", examples.len());
+    let outcome = train_voice(
+        &cfg,
+        &examples,
+        &[],
+        Some(&args.out.join("train_log.jsonl")),
+    )?;
+    let file = VoiceModelFile {
+        format: 1,
+        model: cfg.model.clone(),
+        mel: cfg.mel.clone(),
+        emotions: cfg.emotions.clone(),
+        provenance: serde_json::json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "train": cfg.train,
+            "clips": examples.len(),
+            "speakers": examples.iter().filter_map(|e| e.group.clone()).collect::<std::collections::BTreeSet<_>>().len(),
+            "epochs_run": outcome.history.len(),
+            "final_loss": outcome.history.last().map(|h| h.loss),
+        }),
+    };
+    file.save(&outcome.varmap, &args.out.join("voice"))?;
+    eprintln!("saved {}", args.out.join("voice.safetensors").display());
+    Ok(())
+}

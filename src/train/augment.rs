@@ -1,0 +1,353 @@
+//! Audio augmentation on log-mel spectrograms, seeded and deterministic.
+//!
+//! Applied per training example, in this order, to the *un-normalised* log-mel (natural log of
+//! mel power, as stored by the feature cache): random crop in time → gain → additive noise at a
+//! random SNR → the model's input normalisation → SpecAugment time and frequency masks. Mixup
+//! ([`mixup`]) then blends pairs inside a batch.
+//!
+//! Working in the mel domain keeps augmentation nearly free (no re-decoding, no STFT). Additive
+//! noise is added in the power domain: `ln(exp(x) + n)`, with `n` a noise floor whose level is
+//! set by the SNR against the clip's mean power and which fluctuates per bin like a noise
+//! spectrum does. Gain shifts the log power by `g·ln(10)/10`; with utterance normalisation on,
+//! gain alone cancels out and matters only against the noise floor (an SNR drawn for the
+//! unscaled clip), so the pair models quiet and loud recordings over a fixed background.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::LogMel;
+use crate::model::InputNorm;
+use crate::rng::SeededRng;
+
+/// Which augmentations run, and how strongly. Every field is optional in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AudioAugmentConfig {
+    /// Random crop of this many frames (clips that are shorter are kept whole; the batch is
+    /// then cut to its shortest member). `None`: whole clips.
+    pub crop_frames: Option<usize>,
+    /// Gain range in dB (uniform), `None` for none.
+    pub gain_db: Option<(f32, f32)>,
+    /// Probability of adding noise to an example.
+    pub noise_probability: f32,
+    /// SNR range in dB (uniform) for the added noise.
+    pub noise_snr_db: (f32, f32),
+    /// Number of SpecAugment time masks.
+    pub time_masks: usize,
+    /// Longest time mask, in frames.
+    pub time_mask_max: usize,
+    /// Number of SpecAugment frequency masks.
+    pub freq_masks: usize,
+    /// Widest frequency mask, in mel bands.
+    pub freq_mask_max: usize,
+    /// Mixup `Beta(α, α)` parameter; `None` turns mixup off.
+    pub mixup_alpha: Option<f32>,
+    /// Share of batches that are mixed.
+    pub mixup_probability: f32,
+}
+
+impl Default for AudioAugmentConfig {
+    fn default() -> Self {
+        Self {
+            crop_frames: Some(200),
+            gain_db: Some((-6.0, 6.0)),
+            noise_probability: 0.5,
+            noise_snr_db: (10.0, 40.0),
+            time_masks: 2,
+            time_mask_max: 20,
+            freq_masks: 2,
+            freq_mask_max: 8,
+            mixup_alpha: Some(0.2),
+            mixup_probability: 0.5,
+        }
+    }
+}
+
+impl AudioAugmentConfig {
+    /// Everything off (what evaluation uses).
+    pub fn none() -> Self {
+        Self {
+            crop_frames: None,
+            gain_db: None,
+            noise_probability: 0.0,
+            noise_snr_db: (20.0, 20.0),
+            time_masks: 0,
+            time_mask_max: 0,
+            freq_masks: 0,
+            freq_mask_max: 0,
+            mixup_alpha: None,
+            mixup_probability: 0.0,
+        }
+    }
+}
+
+/// A random window of `frames` frames (the whole clip if it is not longer).
+pub fn random_crop(mel: &LogMel, frames: usize, rng: &mut SeededRng) -> LogMel {
+    if mel.n_frames <= frames || frames == 0 {
+        return mel.clone();
+    }
+    let start = rng.below(mel.n_frames - frames + 1);
+    crop(mel, start, frames)
+}
+
+/// Frames `start .. start + frames` of every band.
+pub fn crop(mel: &LogMel, start: usize, frames: usize) -> LogMel {
+    let mut data = Vec::with_capacity(mel.n_mels * frames);
+    for b in 0..mel.n_mels {
+        data.extend_from_slice(&mel.band(b)[start..start + frames]);
+    }
+    LogMel {
+        data,
+        n_mels: mel.n_mels,
+        n_frames: frames,
+    }
+}
+
+/// Scales the power by `db` decibels.
+pub fn apply_gain(mel: &mut LogMel, db: f32) {
+    let shift = db * std::f32::consts::LN_10 / 10.0;
+    mel.data.iter_mut().for_each(|v| *v += shift);
+}
+
+/// Adds noise at `snr_db` below the clip's mean mel power (in the power domain), with the
+/// per-bin fluctuation of a noise spectrum averaged over a few FFT bins.
+pub fn add_noise(mel: &mut LogMel, snr_db: f32, rng: &mut SeededRng) {
+    let n = mel.data.len().max(1) as f64;
+    let mean_power = mel.data.iter().map(|&v| (v as f64).exp()).sum::<f64>() / n;
+    let level = mean_power / 10f64.powf(snr_db as f64 / 10.0);
+    // A slightly tilted (pink-ish) noise: more energy in low bands, as room noise has.
+    let bands = mel.n_mels.max(1) as f64;
+    for b in 0..mel.n_mels {
+        let tilt = 2.0 - 1.5 * b as f64 / bands;
+        for v in &mut mel.data[b * mel.n_frames..(b + 1) * mel.n_frames] {
+            let fluct = (1.0 + 0.35 * rng.normal()).max(0.05);
+            *v = ((*v as f64).exp() + level * tilt * fluct).ln() as f32;
+        }
+    }
+}
+
+/// Zero mean and unit variance per band over time (the same normalisation the
+/// [`MelExtractor`](crate::audio::MelExtractor) applies when `MelConfig::normalize` is set).
+pub fn normalize_bands(mel: &mut LogMel) {
+    let t = mel.n_frames;
+    if t == 0 {
+        return;
+    }
+    for band in mel.data.chunks_mut(t) {
+        let mean = band.iter().map(|&v| v as f64).sum::<f64>() / t as f64;
+        let var = band.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / t as f64;
+        let inv = 1.0 / var.sqrt().max(1e-5);
+        band.iter_mut()
+            .for_each(|v| *v = ((*v as f64 - mean) * inv) as f32);
+    }
+}
+
+/// SpecAugment (Park et al. 2019): `time_masks` spans of up to `time_max` frames and
+/// `freq_masks` spans of up to `freq_max` bands set to 0 (the band mean after normalisation).
+pub fn spec_augment(
+    mel: &mut LogMel,
+    time_masks: usize,
+    time_max: usize,
+    freq_masks: usize,
+    freq_max: usize,
+    rng: &mut SeededRng,
+) {
+    let (m, t) = (mel.n_mels, mel.n_frames);
+    for _ in 0..time_masks {
+        let width = rng.below(time_max.min(t / 4) + 1);
+        if width == 0 {
+            continue;
+        }
+        let start = rng.below(t - width + 1);
+        for b in 0..m {
+            mel.data[b * t + start..b * t + start + width].fill(0.0);
+        }
+    }
+    for _ in 0..freq_masks {
+        let width = rng.below(freq_max.min(m / 4) + 1);
+        if width == 0 {
+            continue;
+        }
+        let start = rng.below(m - width + 1);
+        mel.data[start * t..(start + width) * t].fill(0.0);
+    }
+}
+
+/// The whole per-example chain for training: crop, gain, noise, the model's input
+/// normalisation, masks.
+pub fn augment_example(
+    mel: &LogMel,
+    cfg: &AudioAugmentConfig,
+    norm: InputNorm,
+    rng: &mut SeededRng,
+) -> LogMel {
+    let mut out = match cfg.crop_frames {
+        Some(f) => random_crop(mel, f, rng),
+        None => mel.clone(),
+    };
+    let gain = cfg
+        .gain_db
+        .map(|(lo, hi)| rng.range_f64(lo as f64, hi as f64) as f32)
+        .unwrap_or(0.0);
+    if cfg.noise_probability > 0.0 && rng.chance(cfg.noise_probability as f64) {
+        let (lo, hi) = cfg.noise_snr_db;
+        // The SNR is drawn for the unscaled clip, so gain moves the voice against the noise.
+        let snr = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+        apply_gain(&mut out, gain);
+        add_noise(&mut out, snr + gain, rng);
+    } else {
+        apply_gain(&mut out, gain);
+    }
+    norm.apply(&mut out);
+    spec_augment(
+        &mut out,
+        cfg.time_masks,
+        cfg.time_mask_max,
+        cfg.freq_masks,
+        cfg.freq_mask_max,
+        rng,
+    );
+    out
+}
+
+/// Mixup (Zhang et al. 2018) in place over a batch: each example `i` becomes
+/// `λ·xᵢ + (1−λ)·x_π(i)` for one `λ ~ Beta(α, α)` (folded to ≥ ½ so the original dominates)
+/// and a random pairing `π`. `inputs` is `(B, D)` row-major; each task is `(targets (B, C),
+/// weights (B))`, where a weight of 0 means "no label". Targets blend by weighted share and the
+/// weights blend linearly, so a pair where only one example is labelled still trains towards
+/// that label, at reduced weight. Returns `λ`.
+pub fn mixup(
+    inputs: &mut [f32],
+    tasks: &mut [(&mut [f32], &mut [f32])],
+    batch: usize,
+    alpha: f32,
+    rng: &mut SeededRng,
+) -> f32 {
+    if batch < 2 {
+        return 1.0;
+    }
+    let lambda = rng.beta_symmetric(alpha as f64) as f32;
+    let lambda = lambda.max(1.0 - lambda);
+    let mut perm: Vec<usize> = (0..batch).collect();
+    rng.shuffle(&mut perm);
+    let d = inputs.len() / batch;
+    let orig = inputs.to_vec();
+    for i in 0..batch {
+        let j = perm[i];
+        for k in 0..d {
+            inputs[i * d + k] = lambda * orig[i * d + k] + (1.0 - lambda) * orig[j * d + k];
+        }
+    }
+    for (targets, weights) in tasks.iter_mut() {
+        let c = targets.len() / batch;
+        let t0 = targets.to_vec();
+        let w0 = weights.to_vec();
+        for i in 0..batch {
+            let j = perm[i];
+            let (a, b) = (lambda * w0[i], (1.0 - lambda) * w0[j]);
+            let w = a + b;
+            weights[i] = w;
+            if w > 0.0 {
+                for k in 0..c {
+                    targets[i * c + k] = (a * t0[i * c + k] + b * t0[j * c + k]) / w;
+                }
+            }
+        }
+    }
+    lambda
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(m: usize, t: usize) -> LogMel {
+        LogMel {
+            data: (0..m * t).map(|i| (i % t) as f32 * 0.1 - 5.0).collect(),
+            n_mels: m,
+            n_frames: t,
+        }
+    }
+
+    #[test]
+    fn crop_is_a_seeded_window() {
+        let mel = ramp(4, 50);
+        let a = random_crop(&mel, 20, &mut SeededRng::new(3));
+        let b = random_crop(&mel, 20, &mut SeededRng::new(3));
+        assert_eq!(a, b);
+        assert_eq!((a.n_mels, a.n_frames), (4, 20));
+        let start = ((a.get(0, 0) + 5.0) / 0.1).round() as usize;
+        for band in 0..4 {
+            for f in 0..20 {
+                assert_eq!(a.get(band, f), mel.get(band, start + f));
+            }
+        }
+        assert_eq!(random_crop(&mel, 80, &mut SeededRng::new(1)), mel);
+    }
+
+    #[test]
+    fn gain_shifts_log_power_and_noise_raises_quiet_bins_only() {
+        let mut mel = ramp(2, 10);
+        let before = mel.clone();
+        apply_gain(&mut mel, 10.0);
+        assert!((mel.get(1, 3) - before.get(1, 3) - std::f32::consts::LN_10).abs() < 1e-5);
+        // A loud bin and a very quiet bin: 20 dB SNR noise barely touches the loud one.
+        let mut two = LogMel {
+            data: vec![10.0, -20.0],
+            n_mels: 1,
+            n_frames: 2,
+        };
+        add_noise(&mut two, 20.0, &mut SeededRng::new(9));
+        assert!((two.data[0] - 10.0).abs() < 0.1, "{:?}", two.data);
+        assert!(two.data[1] > 0.0, "{:?}", two.data);
+        assert!(two.data[1] >= -20.0);
+    }
+
+    #[test]
+    fn normalisation_and_masks() {
+        let mut mel = ramp(8, 40);
+        normalize_bands(&mut mel);
+        for b in 0..8 {
+            let band = mel.band(b);
+            let mean: f32 = band.iter().sum::<f32>() / 40.0;
+            let var: f32 = band.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 40.0;
+            assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4);
+        }
+        let mut masked = mel.clone();
+        spec_augment(&mut masked, 2, 10, 1, 2, &mut SeededRng::new(4));
+        let zeros = masked.data.iter().filter(|&&v| v == 0.0).count();
+        assert!(zeros > 0 && zeros < masked.data.len() / 2, "{zeros}");
+        // Same seed, same masks.
+        let mut again = mel.clone();
+        spec_augment(&mut again, 2, 10, 1, 2, &mut SeededRng::new(4));
+        assert_eq!(masked, again);
+        let full = augment_example(
+            &ramp(8, 300),
+            &AudioAugmentConfig::default(),
+            InputNorm::Utterance,
+            &mut SeededRng::new(1),
+        );
+        assert_eq!(full.n_frames, 200);
+        assert!(full.data.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn mixup_blends_inputs_targets_and_masks() {
+        let mut x = vec![1.0f32, 1.0, 0.0, 0.0];
+        let mut t = [1.0f32, 0.0, 0.0, 1.0];
+        let mut w = [1.0f32, 0.0]; // the second example has no label
+        let lambda = {
+            let mut tasks = [(&mut t[..], &mut w[..])];
+            mixup(&mut x, &mut tasks, 2, 0.4, &mut SeededRng::new(2))
+        };
+        assert!((0.5..=1.0).contains(&lambda));
+        // Either pairing is the identity or a swap; check the conservation laws.
+        assert!((x[0] + x[2] - 1.0).abs() < 1e-6);
+        for i in 0..2 {
+            if w[i] > 0.0 {
+                // Only example 0 is labelled, so any labelled mix points at its class 0.
+                assert!((t[i * 2] - 1.0).abs() < 1e-6);
+            }
+        }
+        assert!(w.iter().sum::<f32>() <= 1.0 + 1e-6);
+    }
+}

@@ -1,0 +1,32 @@
+//! Training: optimisers, schedules, losses, augmentation and the training loop.
+//!
+//! * [`optim`]: AdamW and SGD with momentum behind one [`Optimizer`], gradient clipping and an
+//!   L1 penalty.
+//! * [`schedule`]: warm-up + cosine and one-cycle learning-rate schedules.
+//! * [`loss`]: the masked multi-task cross-entropy with soft targets and class weights, so a
+//!   sample without a label for a head (gender only, emotion only) still trains the head it has.
+//! * [`augment`]: SpecAugment, random crop, gain, noise at a random SNR and mixup on log-mels.
+//! * [`voice`]: the voice-branch training loop (progress bar, JSON epoch log, early stopping,
+//!   seeded everything) and prediction on held-out clips.
+//! * [`crossval`]: speaker-independent k-fold cross-validation of the voice branch.
+//!
+//! Everything random is drawn from [`SeededRng`](crate::rng::SeededRng): shuffles,
+//! augmentation, dropout masks and the initial weights, so a run repeats exactly on the same
+//! machine with the same thread count.
+
+pub mod augment;
+pub mod crossval;
+pub mod loss;
+pub mod optim;
+pub mod schedule;
+pub mod voice;
+
+pub use augment::AudioAugmentConfig;
+pub use crossval::{cross_validate_voice, VoiceCrossValidation, VoiceFoldResult};
+pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
+pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
+pub use schedule::LrSchedule;
+pub use voice::{
+    predict_voice, train_voice, EarlyStopping, EpochLog, TrainConfig, TrainOutcome,
+    ValidationMetrics, VoiceExample, VoicePrediction, VoiceTrainingConfig,
+};

@@ -1,0 +1,223 @@
+//! The training engine on a tiny synthetic set: the loss must fall, runs must repeat exactly
+//! from a seed, and a head without labels must not move.
+
+use facevox::audio::{LogMel, MelConfig};
+use facevox::labels::{Emotion, Gender, RAVDESS_EMOTIONS};
+use facevox::model::VoiceConfig;
+use facevox::rng::SeededRng;
+use facevox::train::{
+    predict_voice, train_voice, AudioAugmentConfig, EarlyStopping, OptimizerConfig, TrainConfig,
+    VoiceExample, VoiceTrainingConfig,
+};
+
+const BANDS: usize = 16;
+
+/// Log-mels whose emotion lights up band `2k` and whose gender tilts the spectrum.
+fn synthetic(n: usize, seed: u64, with_emotion: bool, with_gender: bool) -> Vec<VoiceExample> {
+    let mut rng = SeededRng::new(seed);
+    (0..n)
+        .map(|i| {
+            let k = i % 8;
+            let female = (i / 8) % 2 == 1;
+            let frames = 40 + rng.below(30);
+            let mut data = Vec::with_capacity(BANDS * frames);
+            for b in 0..BANDS {
+                for t in 0..frames {
+                    let tilt = if female {
+                        b as f32 * 0.15
+                    } else {
+                        -(b as f32) * 0.15
+                    };
+                    let peak = if b == 2 * k {
+                        3.0 * (1.0 + (t as f32 * 0.3).sin())
+                    } else {
+                        0.0
+                    };
+                    data.push(-8.0 + tilt + peak + rng.normal() as f32 * 0.7);
+                }
+            }
+            VoiceExample {
+                mel: LogMel {
+                    data,
+                    n_mels: BANDS,
+                    n_frames: frames,
+                },
+                gender: with_gender.then_some(if female { Gender::Female } else { Gender::Male }),
+                emotion: with_emotion.then_some(RAVDESS_EMOTIONS[k]),
+                group: Some(format!("spk{}", i % 6)),
+            }
+        })
+        .collect()
+}
+
+fn config(epochs: usize) -> VoiceTrainingConfig {
+    VoiceTrainingConfig {
+        model: VoiceConfig {
+            channels: vec![16, 16],
+            embedding: 16,
+            ..VoiceConfig::tiny()
+        },
+        mel: MelConfig {
+            n_mels: BANDS,
+            normalize: false,
+            ..MelConfig::default()
+        },
+        train: TrainConfig {
+            epochs,
+            batch_size: 16,
+            optimizer: OptimizerConfig::AdamW {
+                lr: 1e-2,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 1e-4,
+            },
+            augment: AudioAugmentConfig {
+                crop_frames: Some(32),
+                time_masks: 1,
+                time_mask_max: 4,
+                ..AudioAugmentConfig::none()
+            },
+            progress: false,
+            ..TrainConfig::default()
+        },
+        emotions: RAVDESS_EMOTIONS.to_vec(),
+    }
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+}
+
+#[test]
+fn a_few_epochs_reduce_the_loss_and_learn_the_synthetic_classes() {
+    let train = synthetic(96, 1, true, true);
+    let test = synthetic(48, 2, true, true);
+    let out = train_voice(&config(20), &train, &[], None).unwrap();
+    let first = out.history.first().unwrap().loss;
+    let last = out.history.last().unwrap().loss;
+    assert!(last < 0.6 * first, "loss {first} -> {last}");
+    let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
+    let preds = predict_voice(&out.net, &mels).unwrap();
+    let emotion_hits = test
+        .iter()
+        .zip(&preds)
+        .filter(|(e, p)| RAVDESS_EMOTIONS[argmax(&p.emotion)] == e.emotion.unwrap())
+        .count();
+    let gender_hits = test
+        .iter()
+        .zip(&preds)
+        .filter(|(e, p)| argmax(&p.gender) == e.gender.unwrap() as usize)
+        .count();
+    // Chance is 6/48 for emotion and 24/48 for gender.
+    assert!(emotion_hits >= 24, "emotion {emotion_hits}/48");
+    assert!(gender_hits >= 40, "gender {gender_hits}/48");
+    for p in &preds {
+        assert!((p.gender.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!((p.emotion.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn the_same_seed_repeats_the_run_exactly() {
+    let train = synthetic(32, 3, true, true);
+    let a = train_voice(&config(2), &train, &[], None).unwrap();
+    let b = train_voice(&config(2), &train, &[], None).unwrap();
+    let la: Vec<f64> = a.history.iter().map(|h| h.loss).collect();
+    let lb: Vec<f64> = b.history.iter().map(|h| h.loss).collect();
+    assert_eq!(la, lb);
+    let mut other = config(2);
+    other.train.seed = 7;
+    let c = train_voice(&other, &train, &[], None).unwrap();
+    assert_ne!(la, c.history.iter().map(|h| h.loss).collect::<Vec<_>>());
+}
+
+fn head_weights(out: &facevox::train::TrainOutcome, name: &str) -> Vec<f32> {
+    let data = out.varmap.data().lock().unwrap();
+    data[name]
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn a_head_without_labels_is_not_trained_and_the_other_still_learns() {
+    // Gender-only data: the emotion head must keep its initial weights.
+    let gender_only = synthetic(32, 4, false, true);
+    let trained = train_voice(&config(3), &gender_only, &[], None).unwrap();
+    // The initial weights come from the seed alone.
+    let cfg = config(3);
+    let varmap = candle_nn::VarMap::new();
+    let vb = candle_nn::VarBuilder::from_varmap(
+        &varmap,
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    );
+    let _net = facevox::model::VoiceNet::new(&cfg.model, vb).unwrap();
+    facevox::model::init_weights(&varmap, cfg.train.seed).unwrap();
+    let initial = |name: &str| -> Vec<f32> {
+        let data = varmap.data().lock().unwrap();
+        data[name]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(
+        head_weights(&trained, "emotion_head.weight"),
+        initial("emotion_head.weight")
+    );
+    assert_eq!(
+        head_weights(&trained, "emotion_head.bias"),
+        initial("emotion_head.bias")
+    );
+    assert_ne!(
+        head_weights(&trained, "gender_head.weight"),
+        initial("gender_head.weight")
+    );
+    assert!(trained.history.iter().all(|h| h.emotion_loss == 0.0));
+    assert!(trained.history[0].gender_loss > 0.0);
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch_and_bad_input_is_refused() {
+    let train = synthetic(48, 5, true, true);
+    let val = synthetic(16, 6, true, true);
+    let mut cfg = config(40);
+    cfg.train.early_stopping = Some(EarlyStopping {
+        patience: 2,
+        min_epochs: 3,
+    });
+    let out = train_voice(&cfg, &train, &val, None).unwrap();
+    let scores: Vec<f64> = out
+        .history
+        .iter()
+        .map(|h| h.validation.as_ref().unwrap().score)
+        .collect();
+    let best = scores.iter().cloned().fold(f64::MIN, f64::max);
+    assert_eq!(scores[out.best_epoch - 1], best);
+    if out.stopped_early {
+        assert!(out.history.len() < 40);
+        assert_eq!(out.history.len() - out.best_epoch, 2);
+    }
+
+    assert!(train_voice(&config(1), &[], &[], None).is_err());
+    let unlabeled = synthetic(8, 7, false, false);
+    assert!(train_voice(&config(1), &unlabeled, &[], None).is_err());
+    let mut wrong_bands = synthetic(4, 8, true, true);
+    wrong_bands[0].mel.n_mels = 8;
+    assert!(train_voice(&config(1), &wrong_bands, &[], None).is_err());
+    let mut nan = synthetic(2, 9, true, true);
+    nan[0].mel.data[3] = f32::NAN;
+    let net = train_voice(&config(1), &synthetic(16, 10, true, true), &[], None)
+        .unwrap()
+        .net;
+    assert!(matches!(
+        predict_voice(&net, &[&nan[0].mel]),
+        Err(facevox::Error::NonFinite)
+    ));
+    let _ = Emotion::Neutral;
+}
