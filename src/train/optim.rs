@@ -318,8 +318,8 @@ mod tests {
             nesterov: false,
             weight_decay: 1.0,
         };
-        // Minimum of (w-3)² + ½·w²·2 is at w = 1.5.
-        assert!((quadratic_descent(decayed, 300) - 1.5).abs() < 1e-3);
+        // The L2 term adds λ·w to the gradient 2(w − 3): the minimum of (w − 3)² + ½·w² is w = 2.
+        assert!((quadratic_descent(decayed, 300) - 2.0).abs() < 1e-3);
     }
 
     #[test]
