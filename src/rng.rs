@@ -1,6 +1,17 @@
 //! A small seeded random number generator (SplitMix64), so every shuffle and augmentation in
 //! facevox is reproducible from a seed, on every platform and Rust version.
 
+/// One SplitMix64 step: advances `state` and returns the next 64 random bits. The one
+/// implementation behind [`SeededRng`] and the small generators of the fold splitter and the
+/// image augmenter (which keep their own seeding, so their streams are unchanged).
+pub(crate) fn splitmix64_next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64 (Steele, Lea & Flood 2014): fast, statistically good for shuffling and
 /// augmentation, and fully determined by its seed.
 #[derive(Debug, Clone)]
@@ -25,11 +36,7 @@ impl SeededRng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        splitmix64_next(&mut self.state)
     }
 
     /// Uniform in `[0, 1)`.

@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::voice::{predict_voice, train_voice, EpochLog, VoiceExample, VoiceTrainingConfig};
+use super::voice::{
+    argmax, predict_voice, train_voice, EpochLog, VoiceExample, VoiceTrainingConfig,
+};
 use crate::audio::LogMel;
 use crate::eval::{
     by_group, stratified_group_k_fold, BinaryReport, ClassificationReport, CrossValidationReport,
@@ -63,16 +65,6 @@ pub struct VoiceCrossValidation {
     pub emotion_accuracy_by_gender: BTreeMap<String, Vec<f64>>,
     /// Details of each fold.
     pub folds: Vec<VoiceFoldResult>,
-}
-
-fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// Runs `k`-fold cross-validation over `examples` grouped by [`VoiceExample::group`].

@@ -283,7 +283,8 @@ pub fn predict_voice(net: &VoiceNet, mels: &[&LogMel]) -> Result<Vec<VoicePredic
         .collect()
 }
 
-fn argmax(v: &[f32]) -> usize {
+/// Index of the first largest value.
+pub(crate) fn argmax(v: &[f32]) -> usize {
     v.iter()
         .enumerate()
         .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
