@@ -17,6 +17,10 @@ use facevox::model::{init_weights, VoiceConfig, VoiceNet};
 use facevox::rng::SeededRng;
 use facevox::train::{clip_grad_norm, masked_soft_cross_entropy, Optimizer, OptimizerConfig};
 
+// The allocator the example binaries use (see examples/train.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 32;
 const TRAIN_FRAMES: usize = 200;
 const INFER_FRAMES: usize = 300;
@@ -88,6 +92,29 @@ fn main() {
         3,
         REPS,
     );
+    // Where a training step's time goes: forward (with the loss), backward, clipping + AdamW.
+    let (mut t_fwd, mut t_bwd, mut t_opt) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..REPS {
+        let s = Instant::now();
+        let out = net.forward_t(&x, true).unwrap();
+        let loss = ((masked_soft_cross_entropy(&out.gender_logits, &g, &w).unwrap() * 0.5)
+            .unwrap()
+            + masked_soft_cross_entropy(&out.emotion_logits, &e, &w).unwrap())
+        .unwrap();
+        let s2 = Instant::now();
+        let mut grads = loss.backward().unwrap();
+        let s3 = Instant::now();
+        clip_grad_norm(&mut grads, &vars, 5.0).unwrap();
+        opt.step(&grads).unwrap();
+        t_opt.push(s3.elapsed().as_secs_f64() * 1e3);
+        t_bwd.push((s3 - s2).as_secs_f64() * 1e3);
+        t_fwd.push((s2 - s).as_secs_f64() * 1e3);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (f, b, o) = (med(&mut t_fwd), med(&mut t_bwd), med(&mut t_opt));
     let one = randn((1, cfg.n_mels, INFER_FRAMES), &mut rng);
     let many = randn((BATCH, cfg.n_mels, INFER_FRAMES), &mut rng);
     let infer_1 = median_ms(
@@ -110,6 +137,7 @@ fn main() {
         "facevox (candle) training step: {train_ms:.1} ms = {:.0} clips/s ({TRAIN_FRAMES} frames)",
         BATCH as f64 * 1e3 / train_ms
     );
+    println!("  of which forward + loss {f:.1} ms, backward {b:.1} ms, clipping + AdamW {o:.1} ms");
     println!("facevox inference, one 3 s clip: {infer_1:.2} ms; batch of {BATCH}: {infer_b:.1} ms");
 
     let out = Command::new("python3")

@@ -3,19 +3,20 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::{Result, Tensor, D};
-use candle_nn::{BatchNorm, ModuleT, VarBuilder};
+use candle_nn::{ModuleT, VarBuilder};
+
+use super::norm::BatchNorm;
 
 use crate::rng::SeededRng;
 
-/// A 1-D convolution (stride 1, "same"-style zero padding, dilation, no bias) computed as
-/// im2col + one batched matrix product, from candle tensor operations only.
+/// A 1-D convolution layer (stride 1, "same"-style zero padding, dilation, no bias) over
+/// [`super::conv::conv1d`]: im2col + GEMM with a hand-written backward pass.
 ///
 /// Why not `candle_nn::Conv1d`: in candle 0.11.1 the gradient of its kernel is wrong whenever
 /// the batch holds more than one example (the forward pass is right; a finite-difference check
 /// of `conv1d` with batch 2 is off by orders of magnitude, with batch 1 it is exact), which left
-/// every convolution in the voice network training on noise. Built from `pad`, `narrow`,
-/// `stack` and `matmul`, this layer's gradients are the composition of well-tested ones; the
-/// test below checks them against finite differences.
+/// every convolution in the voice network training on noise. The tests here and in `conv.rs`
+/// check this layer against the definition and finite differences.
 #[derive(Debug, Clone)]
 pub struct Conv1dIm2col {
     weight: Tensor,
@@ -52,29 +53,7 @@ impl Conv1dIm2col {
 
 impl candle_core::Module for Conv1dIm2col {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c_in, t) = x.dims3()?;
-        let (c_out, w_in, k) = self.weight.dims3()?;
-        if w_in != c_in {
-            candle_core::bail!("conv1d expects {w_in} input channels, got {c_in}");
-        }
-        let padded = if self.padding > 0 {
-            x.pad_with_zeros(2, self.padding, self.padding)?
-        } else {
-            x.clone()
-        };
-        let span = self.dilation * (k - 1) + 1;
-        let t_pad = t + 2 * self.padding;
-        if t_pad < span {
-            candle_core::bail!("input of {t} frames is shorter than the kernel span {span}");
-        }
-        let t_out = t_pad - span + 1;
-        // cols[b, c * k + j, τ] = padded[b, c, τ + j·dilation]
-        let taps: Vec<Tensor> = (0..k)
-            .map(|j| padded.narrow(2, j * self.dilation, t_out))
-            .collect::<Result<_>>()?;
-        let cols = Tensor::stack(&taps, 2)?.reshape((b, c_in * k, t_out))?;
-        let w = self.weight.reshape((c_out, c_in * k))?;
-        w.broadcast_matmul(&cols)
+        super::conv::conv1d(x, &self.weight, self.padding, self.dilation)
     }
 }
 
@@ -105,16 +84,15 @@ impl ConvBlock1d {
             dilation,
             vb.pp("conv"),
         )?;
-        let norm = candle_nn::batch_norm(c_out, 1e-5, vb.pp("norm"))?;
+        let norm = BatchNorm::new(c_out, 1e-5, true, vb.pp("norm"))?;
         Ok(Self { conv, norm, pool })
     }
 }
 
 impl ModuleT for ConvBlock1d {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let y = candle_core::Module::forward(&self.conv, x)?
-            .apply_t(&self.norm, train)?
-            .relu()?;
+        // Batch-norm with the ReLU fused in (one op forward, one backward).
+        let y = candle_core::Module::forward(&self.conv, x)?.apply_t(&self.norm, train)?;
         if self.pool > 1 {
             max_pool_time(&y, self.pool)
         } else {

@@ -4,6 +4,8 @@
 //! whether they are training.
 
 pub mod blocks;
+pub mod conv;
+pub mod norm;
 pub mod voice;
 
 pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput};
