@@ -221,3 +221,34 @@ fn early_stopping_keeps_the_best_epoch_and_bad_input_is_refused() {
     ));
     let _ = Emotion::Neutral;
 }
+
+#[test]
+fn weight_averaging_is_the_returned_model_and_still_learns() {
+    let train = synthetic(96, 1, true, true);
+    let test = synthetic(48, 2, true, true);
+    let plain = train_voice(&config(12), &train, &[], None).unwrap();
+    // Decay 0 averages nothing: the "average" is the last step's weights, exactly.
+    let mut zero = config(12);
+    zero.train.ema_decay = Some(0.0);
+    let same = train_voice(&zero, &train, &[], None).unwrap();
+    assert_eq!(
+        head_weights(&plain, "emotion_head.weight"),
+        head_weights(&same, "emotion_head.weight")
+    );
+    // A real average differs from the last weights and is what comes back, and it has learned.
+    let mut avg = config(12);
+    avg.train.ema_decay = Some(0.9);
+    let averaged = train_voice(&avg, &train, &[], None).unwrap();
+    assert_ne!(
+        head_weights(&plain, "emotion_head.weight"),
+        head_weights(&averaged, "emotion_head.weight")
+    );
+    let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
+    let preds = predict_voice(&averaged.net, &mels).unwrap();
+    let hits = test
+        .iter()
+        .zip(&preds)
+        .filter(|(e, p)| RAVDESS_EMOTIONS[argmax(&p.emotion)] == e.emotion.unwrap())
+        .count();
+    assert!(hits >= 24, "emotion {hits}/48 with averaged weights");
+}

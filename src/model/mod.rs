@@ -5,15 +5,22 @@
 
 pub mod blocks;
 pub mod conv;
+pub mod face;
 pub mod norm;
 pub mod voice;
 
+pub use face::{FaceConfig, FaceModelFile, FaceNet, FaceOutput};
 pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput};
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarMap;
+use candle_nn::{VarBuilder, VarMap};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::rng::SeededRng;
+use crate::Error;
 
 /// The device models run on. facevox targets the CPU; the type is kept so a CUDA/Metal build of
 /// candle can be used without API changes.
@@ -56,4 +63,43 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> crate::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Saves `varmap` to `<stem>.safetensors` and `description` to `<stem>.json` (pretty JSON).
+pub(crate) fn save_model<T: Serialize>(
+    description: &T,
+    varmap: &VarMap,
+    stem: &Path,
+) -> crate::Result<()> {
+    let weights = stem.with_extension("safetensors");
+    varmap.save(&weights).map_err(Error::from)?;
+    let json = stem.with_extension("json");
+    std::fs::write(
+        &json,
+        serde_json::to_string_pretty(description).expect("serialisable"),
+    )
+    .map_err(|e| Error::io(&json, e))
+}
+
+/// Reads `<stem>.json` into `T` and maps `<stem>.safetensors` into a [`VarBuilder`].
+pub(crate) fn load_model<T: DeserializeOwned>(
+    stem: &Path,
+    device: &Device,
+) -> crate::Result<(T, VarBuilder<'static>)> {
+    let json = stem.with_extension("json");
+    let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
+    let file: T = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidConfig(format!("{}: {e}", json.display())))?;
+    let weights = stem.with_extension("safetensors");
+    if !weights.exists() {
+        return Err(Error::io(
+            &weights,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
+        ));
+    }
+    // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
+    let vb = unsafe {
+        VarBuilder::from_mmaped_safetensors(&[&weights], DTYPE, device).map_err(Error::from)?
+    };
+    Ok((file, vb))
 }

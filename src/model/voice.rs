@@ -242,34 +242,12 @@ pub struct VoiceModelFile {
 impl VoiceModelFile {
     /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
     pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
-        let weights = stem.with_extension("safetensors");
-        varmap.save(&weights).map_err(Error::from)?;
-        let json = stem.with_extension("json");
-        std::fs::write(
-            &json,
-            serde_json::to_string_pretty(self).expect("serialisable"),
-        )
-        .map_err(|e| Error::io(&json, e))
+        super::save_model(self, varmap, stem)
     }
 
     /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network.
     pub fn load(stem: &Path, device: &Device) -> Result<(Self, VoiceNet)> {
-        let json = stem.with_extension("json");
-        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
-        let file: VoiceModelFile = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidConfig(format!("{}: {e}", json.display())))?;
-        let weights = stem.with_extension("safetensors");
-        if !weights.exists() {
-            return Err(Error::io(
-                &weights,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
-            ));
-        }
-        // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(&[&weights], super::DTYPE, device)
-                .map_err(Error::from)?
-        };
+        let (file, vb): (Self, _) = super::load_model(stem, device)?;
         let net = VoiceNet::new(&file.model, vb)?;
         Ok((file, net))
     }

@@ -43,6 +43,13 @@ pub struct AudioAugmentConfig {
     pub mixup_alpha: Option<f32>,
     /// Share of batches that are mixed.
     pub mixup_probability: f32,
+    /// Tempo change: the time axis is resampled by a factor drawn uniformly from this range
+    /// (1.2 = 20% faster, fewer frames) before cropping. `None`: off.
+    pub time_stretch: Option<(f32, f32)>,
+    /// Vocal-tract-length perturbation on the mel axis: band `b` takes the value at `α·b`
+    /// (linear interpolation), `α` uniform in this range; it moves formants and pitch
+    /// harmonics up or down as a shorter or longer vocal tract would. `None`: off.
+    pub freq_warp: Option<(f32, f32)>,
 }
 
 impl Default for AudioAugmentConfig {
@@ -58,6 +65,8 @@ impl Default for AudioAugmentConfig {
             freq_mask_max: 8,
             mixup_alpha: Some(0.2),
             mixup_probability: 0.5,
+            time_stretch: None,
+            freq_warp: None,
         }
     }
 }
@@ -76,6 +85,8 @@ impl AudioAugmentConfig {
             freq_mask_max: 0,
             mixup_alpha: None,
             mixup_probability: 0.0,
+            time_stretch: None,
+            freq_warp: None,
         }
     }
 }
@@ -99,6 +110,51 @@ pub fn crop(mel: &LogMel, start: usize, frames: usize) -> LogMel {
         data,
         n_mels: mel.n_mels,
         n_frames: frames,
+    }
+}
+
+/// Resamples the time axis by `rate` (> 1 shortens the clip), linear interpolation; at least
+/// one frame is kept.
+pub fn time_stretch(mel: &LogMel, rate: f32) -> LogMel {
+    let t = mel.n_frames;
+    if t < 2 || rate <= 0.0 || (rate - 1.0).abs() < 1e-6 {
+        return mel.clone();
+    }
+    let out_t = ((t as f32 / rate).round() as usize).max(1);
+    let mut data = Vec::with_capacity(mel.n_mels * out_t);
+    for b in 0..mel.n_mels {
+        let band = mel.band(b);
+        for j in 0..out_t {
+            let pos = (j as f32 * rate).min((t - 1) as f32);
+            let i = pos.floor() as usize;
+            let f = pos - i as f32;
+            let next = band[(i + 1).min(t - 1)];
+            data.push(band[i] * (1.0 - f) + next * f);
+        }
+    }
+    LogMel {
+        data,
+        n_mels: mel.n_mels,
+        n_frames: out_t,
+    }
+}
+
+/// Warps the mel axis in place: band `b` takes the (interpolated) value at `alpha·b`, clamped
+/// to the top band.
+pub fn freq_warp(mel: &mut LogMel, alpha: f32) {
+    let (m, t) = (mel.n_mels, mel.n_frames);
+    if m < 2 || (alpha - 1.0).abs() < 1e-6 {
+        return;
+    }
+    let src = mel.data.clone();
+    for b in 0..m {
+        let pos = (b as f32 * alpha).clamp(0.0, (m - 1) as f32);
+        let i = pos.floor() as usize;
+        let f = pos - i as f32;
+        let i2 = (i + 1).min(m - 1);
+        for k in 0..t {
+            mel.data[b * t + k] = src[i * t + k] * (1.0 - f) + src[i2 * t + k] * f;
+        }
     }
 }
 
@@ -172,18 +228,31 @@ pub fn spec_augment(
     }
 }
 
-/// The whole per-example chain for training: crop, gain, noise, the model's input
-/// normalisation, masks.
+/// The whole per-example chain for training: tempo, crop, mel warp, gain, noise, the
+/// model's input normalisation, masks.
 pub fn augment_example(
     mel: &LogMel,
     cfg: &AudioAugmentConfig,
     norm: InputNorm,
     rng: &mut SeededRng,
 ) -> LogMel {
+    let stretched;
+    let mel = match cfg.time_stretch {
+        Some((lo, hi)) => {
+            let rate = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+            stretched = time_stretch(mel, rate);
+            &stretched
+        }
+        None => mel,
+    };
     let mut out = match cfg.crop_frames {
         Some(f) => random_crop(mel, f, rng),
         None => mel.clone(),
     };
+    if let Some((lo, hi)) = cfg.freq_warp {
+        let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+        freq_warp(&mut out, alpha);
+    }
     let gain = cfg
         .gain_db
         .map(|(lo, hi)| rng.range_f64(lo as f64, hi as f64) as f32)
@@ -266,6 +335,44 @@ mod tests {
             n_mels: m,
             n_frames: t,
         }
+    }
+
+    #[test]
+    fn time_stretch_and_freq_warp_interpolate_linearly() {
+        // Frame k of every band holds 0.1·k − 5: a stretch by 2 keeps every other frame.
+        let m = ramp(3, 10);
+        let fast = time_stretch(&m, 2.0);
+        assert_eq!(fast.n_frames, 5);
+        for (j, v) in fast.band(1).iter().enumerate() {
+            assert!((v - (0.2 * j as f32 - 5.0)).abs() < 1e-6);
+        }
+        // Slower by 1/0.5: 20 frames, halfway values between the originals.
+        let slow = time_stretch(&m, 0.5);
+        assert_eq!(slow.n_frames, 20);
+        assert!((slow.band(0)[3] - (0.15 - 5.0)).abs() < 1e-6);
+        assert_eq!(time_stretch(&m, 1.0), m);
+        // Bands valued 0, 1, 2, 3 (constant over time): α = 0.5 reads bands 0, .5, 1, 1.5.
+        let mut bands = LogMel {
+            data: (0..4)
+                .flat_map(|b| std::iter::repeat_n(b as f32, 3))
+                .collect(),
+            n_mels: 4,
+            n_frames: 3,
+        };
+        freq_warp(&mut bands, 0.5);
+        assert_eq!(bands.band(2), &[1.0, 1.0, 1.0]);
+        assert_eq!(bands.band(3), &[1.5, 1.5, 1.5]);
+        // α > 1 clamps at the top band.
+        let mut up = LogMel {
+            data: (0..4)
+                .flat_map(|b| std::iter::repeat_n(b as f32, 2))
+                .collect(),
+            n_mels: 4,
+            n_frames: 2,
+        };
+        freq_warp(&mut up, 1.5);
+        assert_eq!(up.band(1), &[1.5, 1.5]);
+        assert_eq!(up.band(3), &[3.0, 3.0]);
     }
 
     #[test]

@@ -1,0 +1,497 @@
+//! The training loop shared by every branch: batches in, masked multi-task loss, AdamW/SGD
+//! with a schedule, L1, clipping, optional weight averaging, validation every epoch, early
+//! stopping, a progress bar and a JSON line per epoch. The branch-specific parts (how a batch
+//! is built and augmented, how validation is scored) come in as closures.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Result as CResult, Tensor, Var};
+use candle_nn::VarMap;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::augment::{mixup, AudioAugmentConfig};
+use super::loss::masked_soft_cross_entropy;
+use super::optim::OptimizerConfig;
+use super::optim::{add_l1_penalty, clip_grad_norm, Optimizer};
+use super::schedule::LrSchedule;
+use crate::eval::ClassificationReport;
+use crate::rng::SeededRng;
+use crate::{Error, Result};
+
+/// Early stopping on the validation score (mean of gender balanced accuracy and emotion UAR,
+/// over the tasks the validation set has labels for).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EarlyStopping {
+    /// Stop after this many epochs without a new best score.
+    pub patience: usize,
+    /// Never stop before this epoch.
+    pub min_epochs: usize,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            patience: 15,
+            min_epochs: 10,
+        }
+    }
+}
+
+/// How to train: everything but the model and the data. `A` is the augmentation config of the
+/// input kind ([`AudioAugmentConfig`] for the voice branch, [`AugmentConfig`](crate::vision::AugmentConfig) for
+/// faces).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    default,
+    bound(
+        serialize = "A: Serialize",
+        deserialize = "A: Deserialize<'de> + Default"
+    )
+)]
+pub struct TrainConfig<A = AudioAugmentConfig> {
+    /// Seed for weights, shuffling, augmentation and dropout.
+    pub seed: u64,
+    /// Number of passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Optimiser and its peak learning rate.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule over all steps.
+    pub schedule: LrSchedule,
+    /// L1 penalty on conv and linear weights (0 = off).
+    pub l1: f64,
+    /// Clip the global gradient norm to this (0 = off).
+    pub grad_clip: f64,
+    /// Label smoothing for both heads.
+    pub label_smoothing: f32,
+    /// Weight each class inversely to its frequency in the training set.
+    pub class_balance: bool,
+    /// Weight of the gender loss.
+    pub gender_weight: f32,
+    /// Weight of the emotion loss.
+    pub emotion_weight: f32,
+    /// Stop when the validation score stops improving (needs a validation set); the best
+    /// epoch's weights are kept either way when there is one.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Exponential moving average of the weights (Polyak averaging) with this decay per step,
+    /// `None` = off. Validation, early stopping and the returned model then use the averaged
+    /// weights. The effective decay ramps up as `min(decay, (1 + step) / (10 + step))`.
+    pub ema_decay: Option<f64>,
+    /// Augmentation.
+    pub augment: A,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+}
+
+impl<A: Default> Default for TrainConfig<A> {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            epochs: 60,
+            batch_size: 32,
+            optimizer: OptimizerConfig::default(),
+            schedule: LrSchedule::default(),
+            l1: 0.0,
+            grad_clip: 5.0,
+            label_smoothing: 0.05,
+            class_balance: true,
+            gender_weight: 0.5,
+            emotion_weight: 1.0,
+            early_stopping: None,
+            ema_decay: None,
+            augment: A::default(),
+            progress: true,
+        }
+    }
+}
+
+/// Validation metrics after an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationMetrics {
+    /// Clips evaluated.
+    pub n: usize,
+    /// Gender accuracy over clips with a gender label.
+    pub gender_accuracy: Option<f64>,
+    /// Gender balanced accuracy.
+    pub gender_balanced_accuracy: Option<f64>,
+    /// Emotion accuracy over clips with an emotion label the model knows.
+    pub emotion_accuracy: Option<f64>,
+    /// Emotion unweighted average recall.
+    pub emotion_uar: Option<f64>,
+    /// The early-stopping score: mean of the balanced accuracy and the UAR that exist.
+    pub score: f64,
+}
+
+/// One line of the training log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Mean total loss over the epoch's steps.
+    pub loss: f64,
+    /// Mean gender loss.
+    pub gender_loss: f64,
+    /// Mean emotion loss.
+    pub emotion_loss: f64,
+    /// Mean gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Training throughput.
+    pub clips_per_second: f64,
+    /// Wall time of the epoch (training and validation).
+    pub seconds: f64,
+    /// Validation metrics, when there is a validation set.
+    pub validation: Option<ValidationMetrics>,
+}
+
+/// Index of the first largest value.
+pub(crate) fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 {
+                (i, x)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+fn snapshot(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let data = varmap.data().lock().expect("varmap lock");
+    data.iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
+
+/// `ema ← d·ema + (1 − d)·current` for every variable (batch-norm running statistics too).
+fn update_ema(varmap: &VarMap, ema: &mut HashMap<String, Tensor>, d: f64) -> Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    for (k, v) in data.iter() {
+        let cur = v.as_tensor().detach();
+        let next = match ema.get(k) {
+            Some(avg) => ((avg * d)? + (cur * (1.0 - d))?)?,
+            None => cur.copy()?,
+        };
+        ema.insert(k.clone(), next);
+    }
+    Ok(())
+}
+
+fn restore(varmap: &VarMap, saved: &HashMap<String, Tensor>) -> Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    for (k, v) in data.iter() {
+        if let Some(t) = saved.get(k) {
+            v.set(t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Per-task targets and weights for a batch, row-major.
+pub(crate) struct BatchTargets {
+    pub gender: Vec<f32>,
+    pub gender_w: Vec<f32>,
+    pub emotion: Vec<f32>,
+    pub emotion_w: Vec<f32>,
+}
+
+impl BatchTargets {
+    /// All-zero targets and weights (no labels) for `bsz` examples.
+    pub(crate) fn new(bsz: usize, n_emotions: usize) -> Self {
+        Self {
+            gender: vec![0.0; bsz * 2],
+            gender_w: vec![0.0; bsz],
+            emotion: vec![0.0; bsz * n_emotions],
+            emotion_w: vec![0.0; bsz],
+        }
+    }
+
+    /// Mixup of the `(bsz, …)` row-major `input` together with these targets.
+    pub(crate) fn mixup(&mut self, input: &mut [f32], bsz: usize, alpha: f32, rng: &mut SeededRng) {
+        let mut tasks = [
+            (&mut self.gender[..], &mut self.gender_w[..]),
+            (&mut self.emotion[..], &mut self.emotion_w[..]),
+        ];
+        mixup(input, &mut tasks, bsz, alpha, rng);
+    }
+}
+
+/// A two-headed network the loop can train: gender and emotion logits for a batch.
+pub(crate) trait TwoHeads {
+    fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)>;
+}
+
+impl TwoHeads for crate::model::VoiceNet {
+    fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)> {
+        let o = self.forward_t(x, train)?;
+        Ok((o.gender_logits, o.emotion_logits))
+    }
+}
+
+impl TwoHeads for crate::model::FaceNet {
+    fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)> {
+        let o = self.forward_t(x, train)?;
+        Ok((o.gender_logits, o.emotion_logits))
+    }
+}
+
+/// Scores (truth, prediction) pairs: gender pairs over `male`/`female`, emotion pairs over
+/// `emotion_names`; either may be empty.
+pub(crate) fn score_pairs(
+    n: usize,
+    gender: (&[usize], &[usize]),
+    emotion: (&[usize], &[usize]),
+    emotion_names: &[String],
+) -> Result<ValidationMetrics> {
+    let g = if gender.0.is_empty() {
+        None
+    } else {
+        Some(ClassificationReport::new(
+            gender.0,
+            gender.1,
+            &["male", "female"],
+        )?)
+    };
+    let e = if emotion.0.is_empty() {
+        None
+    } else {
+        Some(ClassificationReport::new(
+            emotion.0,
+            emotion.1,
+            emotion_names,
+        )?)
+    };
+    let gba = g.as_ref().map(|r| r.balanced_accuracy.unwrap_or(r.uar));
+    let uar = e.as_ref().map(|r| r.uar);
+    let parts: Vec<f64> = [gba, uar].into_iter().flatten().collect();
+    Ok(ValidationMetrics {
+        n,
+        gender_accuracy: g.as_ref().map(|r| r.accuracy),
+        gender_balanced_accuracy: gba,
+        emotion_accuracy: e.as_ref().map(|r| r.accuracy),
+        emotion_uar: uar,
+        score: if parts.is_empty() {
+            0.0
+        } else {
+            parts.iter().sum::<f64>() / parts.len() as f64
+        },
+    })
+}
+
+/// The weights of `varmap` that get the L1 penalty (conv and linear weights, not norms), in
+/// name order.
+fn penalised_vars(varmap: &VarMap) -> Vec<Var> {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut named: Vec<(&String, &Var)> = data
+        .iter()
+        .filter(|(k, _)| k.ends_with(".weight") && !k.contains("norm."))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// What a training run returns.
+pub struct TrainOutcome<N = crate::model::VoiceNet> {
+    /// The weights (the best epoch's when there was a validation set).
+    pub varmap: VarMap,
+    /// The network over those weights.
+    pub net: N,
+    /// Every epoch's log.
+    pub history: Vec<EpochLog>,
+    /// The epoch whose weights were kept (1-based).
+    pub best_epoch: usize,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+}
+
+impl<N: std::fmt::Debug> std::fmt::Debug for TrainOutcome<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainOutcome")
+            .field("net", &self.net)
+            .field("epochs", &self.history.len())
+            .field("best_epoch", &self.best_epoch)
+            .field("stopped_early", &self.stopped_early)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Trains `net` (whose weights live in `varmap`) for `t.epochs` over `n_train` examples.
+/// `make_batch(indices, epoch, batch_index, epoch_rng)` builds the input tensor and targets of
+/// one batch; `validate(net)` scores the held-out set (or returns `None` when there is none).
+/// With a validation set, the best-scoring epoch's weights are the ones returned.
+pub(crate) fn fit<A, N: TwoHeads>(
+    t: &TrainConfig<A>,
+    varmap: VarMap,
+    net: N,
+    n_train: usize,
+    mut make_batch: impl FnMut(&[usize], usize, usize, &mut SeededRng) -> Result<(Tensor, BatchTargets)>,
+    mut validate: impl FnMut(&N) -> Result<Option<ValidationMetrics>>,
+    log: Option<&Path>,
+) -> Result<TrainOutcome<N>> {
+    let device = Device::Cpu;
+    let all_vars = varmap.all_vars();
+    let penalised = penalised_vars(&varmap);
+    let mut opt = Optimizer::new(&t.optimizer, all_vars.clone())?;
+    let peak = t.optimizer.lr();
+    let steps_per_epoch = n_train.div_ceil(t.batch_size);
+    let total_steps = steps_per_epoch * t.epochs;
+    let root_rng = SeededRng::new(t.seed);
+
+    let mut log_file = match log {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| Error::io(p, e))?),
+        None => None,
+    };
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut stopped_early = false;
+    let mut step = 0usize;
+    let mut ema: HashMap<String, Tensor> = HashMap::new();
+
+    for epoch in 1..=t.epochs {
+        let started = Instant::now();
+        let mut rng = root_rng.fork(epoch as u64);
+        let mut order: Vec<usize> = (0..n_train).collect();
+        rng.shuffle(&mut order);
+        let bar = if t.progress {
+            ProgressBar::new(steps_per_epoch as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>9} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {epoch}"));
+        let (mut sum_loss, mut sum_g, mut sum_e, mut sum_norm) = (0.0, 0.0, 0.0, 0.0);
+        for (b, chunk) in order.chunks(t.batch_size).enumerate() {
+            let (x, tg) = make_batch(chunk, epoch, b, &mut rng)?;
+            let bsz = chunk.len();
+            let n_emotions = tg.emotion.len() / bsz.max(1);
+            let (gender_logits, emotion_logits) = net.heads(&x, true)?;
+            let lg = masked_soft_cross_entropy(
+                &gender_logits,
+                &Tensor::from_vec(tg.gender, (bsz, 2), &device)?,
+                &Tensor::from_vec(tg.gender_w, bsz, &device)?,
+            )?;
+            let le = masked_soft_cross_entropy(
+                &emotion_logits,
+                &Tensor::from_vec(tg.emotion, (bsz, n_emotions), &device)?,
+                &Tensor::from_vec(tg.emotion_w, bsz, &device)?,
+            )?;
+            let loss = ((&lg * t.gender_weight as f64)? + (&le * t.emotion_weight as f64)?)?;
+            let loss_v = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !loss_v.is_finite() {
+                return Err(Error::Model(candle_core::Error::Msg(format!(
+                    "training loss became {loss_v} at epoch {epoch}, step {b}"
+                ))));
+            }
+            let mut grads = loss.backward()?;
+            add_l1_penalty(&mut grads, &penalised, t.l1)?;
+            let norm = clip_grad_norm(&mut grads, &all_vars, t.grad_clip)?;
+            opt.set_learning_rate(t.schedule.rate(peak, step, total_steps));
+            opt.step(&grads)?;
+            if let Some(decay) = t.ema_decay {
+                let ramp = (1.0 + step as f64) / (10.0 + step as f64);
+                update_ema(&varmap, &mut ema, decay.min(ramp))?;
+            }
+            step += 1;
+            sum_loss += loss_v;
+            sum_g += lg.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            sum_e += le.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            sum_norm += norm;
+            bar.set_message(format!("loss {:.3}", sum_loss / (b + 1) as f64));
+            bar.inc(1);
+        }
+        let train_secs = started.elapsed().as_secs_f64();
+        // With averaging, the averaged weights are the model: validate (and keep) those.
+        let live = if ema.is_empty() {
+            None
+        } else {
+            let live = snapshot(&varmap)?;
+            restore(&varmap, &ema)?;
+            Some(live)
+        };
+        let validation = validate(&net)?;
+        let n_steps = steps_per_epoch as f64;
+        let entry = EpochLog {
+            epoch,
+            lr: opt.learning_rate(),
+            loss: sum_loss / n_steps,
+            gender_loss: sum_g / n_steps,
+            emotion_loss: sum_e / n_steps,
+            grad_norm: sum_norm / n_steps,
+            clips_per_second: n_train as f64 / train_secs,
+            seconds: started.elapsed().as_secs_f64(),
+            validation,
+        };
+        let summary = match &entry.validation {
+            Some(v) => format!(
+                "loss {:.3}  val gender {:.3}  emotion acc {:.3} UAR {:.3}",
+                entry.loss,
+                v.gender_accuracy.unwrap_or(f64::NAN),
+                v.emotion_accuracy.unwrap_or(f64::NAN),
+                v.emotion_uar.unwrap_or(f64::NAN)
+            ),
+            None => format!("loss {:.3}", entry.loss),
+        };
+        bar.finish_and_clear();
+        if t.progress {
+            eprintln!(
+                "epoch {epoch:>3}/{}  {summary}  lr {:.2e}  {:.0} examples/s",
+                t.epochs, entry.lr, entry.clips_per_second
+            );
+        }
+        if let Some(f) = log_file.as_mut() {
+            let line = serde_json::to_string(&entry).expect("serialisable");
+            writeln!(f, "{line}").map_err(|e| Error::io(log.unwrap(), e))?;
+        }
+        if let Some(v) = &entry.validation {
+            let improved = best.as_ref().is_none_or(|(s, _, _)| v.score > *s);
+            if improved {
+                best = Some((v.score, epoch, snapshot(&varmap)?));
+            }
+        }
+        // Back to the live weights to go on training; the last epoch leaves the average loaded.
+        if let Some(live) = &live {
+            if epoch < t.epochs {
+                restore(&varmap, live)?;
+            }
+        }
+        history.push(entry);
+        if let (Some(es), Some((_, best_epoch, _))) = (&t.early_stopping, &best) {
+            if epoch >= es.min_epochs && epoch - best_epoch >= es.patience {
+                stopped_early = true;
+                if !ema.is_empty() {
+                    restore(&varmap, &ema)?;
+                }
+                break;
+            }
+        }
+    }
+    let best_epoch = match best {
+        Some((_, e, saved)) => {
+            restore(&varmap, &saved)?;
+            e
+        }
+        None => history.len(),
+    };
+    Ok(TrainOutcome {
+        varmap,
+        net,
+        history,
+        best_epoch,
+        stopped_early,
+    })
+}
