@@ -6,6 +6,7 @@
 //! that have its label) and the speaker/subject group used for speaker-independent folds.
 
 pub mod cache;
+pub mod faces;
 pub mod manifest;
 pub mod ravdess;
 pub mod speech_corpora;
@@ -15,6 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use cache::FeatureCache;
+pub use faces::{
+    load_fairface, load_ferplus, stratified_fairface_split, FairFaceRecord, FerPlusRecord,
+    FAIRFACE_RACES,
+};
 pub use manifest::{load_manifest, write_manifest};
 pub use ravdess::{load_ravdess, RavdessFilter};
 pub use speech_corpora::{load_crema_d, load_emodb, LoadReport};

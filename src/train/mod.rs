@@ -6,8 +6,10 @@
 //! * [`loss`]: the masked multi-task cross-entropy with soft targets and class weights, so a
 //!   sample without a label for a head (gender only, emotion only) still trains the head it has.
 //! * [`augment`]: SpecAugment, random crop, gain, noise at a random SNR and mixup on log-mels.
-//! * [`voice`]: the voice-branch training loop (progress bar, JSON epoch log, early stopping,
-//!   seeded everything) and prediction on held-out clips.
+//! * [`engine`]: the training loop every branch shares (progress bar, JSON epoch log, weight
+//!   averaging, early stopping, seeded everything).
+//! * [`face`]: face-branch batches (image augmentation), training and prediction.
+//! * [`voice`]: voice-branch batches, training and prediction on held-out clips.
 //! * [`crossval`]: speaker-independent k-fold cross-validation of the voice branch.
 //!
 //! Everything random is drawn from [`SeededRng`](crate::rng::SeededRng): shuffles,
@@ -16,6 +18,8 @@
 
 pub mod augment;
 pub mod crossval;
+pub mod engine;
+pub mod face;
 pub mod loss;
 pub mod optim;
 pub mod schedule;
@@ -23,6 +27,10 @@ pub mod voice;
 
 pub use augment::AudioAugmentConfig;
 pub use crossval::{cross_validate_voice, VoiceCrossValidation, VoiceFoldResult};
+pub use face::{
+    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces, train_face,
+    FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+};
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;

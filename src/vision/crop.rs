@@ -255,6 +255,30 @@ pub fn crop_face_image(image: &RgbImage, face: &FaceBox, config: &CropConfig) ->
     ))
 }
 
+/// The centre square of a picture that is already a face crop, resized to `config.size`, before
+/// colour conversion and normalisation (the pre-cropped counterpart of [`crop_face_image`]).
+pub fn precropped_face_image(image: &RgbImage, config: &CropConfig) -> Result<RgbImage> {
+    config.validate()?;
+    let (w, h) = image.dimensions();
+    if w == 0 || h == 0 {
+        return Err(Error::ImageTooSmall {
+            width: w,
+            height: h,
+        });
+    }
+    let side = w.min(h);
+    let square = image::imageops::crop_imm(image, (w - side) / 2, (h - side) / 2, side, side);
+    if side == config.size {
+        return Ok(square.to_image());
+    }
+    Ok(image::imageops::resize(
+        &*square,
+        config.size,
+        config.size,
+        config.filter.filter_type(),
+    ))
+}
+
 /// Turns a picture into a normalised tensor: centre square, resized to `config.size` if needed,
 /// grey or RGB, `(value / 255 - mean) / std`.
 pub fn normalize_face(image: &RgbImage, config: &CropConfig) -> Result<FaceCrop> {
@@ -420,6 +444,18 @@ impl FaceCropper {
         }
         match self.locate(image)? {
             Some(face) => crop_face(image, &face, &self.config).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The face crop of `image` resized to `config.size` but not yet normalised (what training
+    /// augments), or `None` when no face is found.
+    pub fn crop_image(&mut self, image: &RgbImage) -> Result<Option<RgbImage>> {
+        if self.detector.is_none() {
+            return precropped_face_image(image, &self.config).map(Some);
+        }
+        match self.locate(image)? {
+            Some(face) => crop_face_image(image, &face, &self.config).map(Some),
             None => Ok(None),
         }
     }

@@ -47,8 +47,8 @@ pub use augment::{
 };
 pub use crop::{
     crop_face, crop_face_image, crop_precropped, face_crop_from_file, normalize_face,
-    square_region, ColorMode, CropConfig, FaceCrop, FaceCropper, FaceSource, ResizeFilter,
-    SquareRegion,
+    precropped_face_image, square_region, ColorMode, CropConfig, FaceCrop, FaceCropper, FaceSource,
+    ResizeFilter, SquareRegion,
 };
 pub use detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector, SeetaRetryConfig};
 pub use image::{GrayImage, RgbImage};

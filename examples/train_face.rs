@@ -1,0 +1,333 @@
+//! Train the face branch: emotion from FER+, perceived gender from FairFace, one model.
+//!
+//! ```sh
+//! cargo run --release --example train_face -- \
+//!     --ferplus ../shared/data/ferplus --fairface ../shared/data/fairface96/fairface_label_train.csv \
+//!     --stills ../shared/data/ravdess/stills --config examples/configs/face.json --out runs/face
+//! ```
+//!
+//! Splits (all seeded): FER+ `FER2013Train` minus a 5% selection slice trains the emotion head;
+//! FairFace is split by gender × race into 85% training, 5% selection and 10% test. The
+//! selection slices pick the best epoch; FER+ `FER2013Valid`, the FairFace test part and the
+//! RAVDESS stills are only scored once, at the end, by the model that was kept. The report
+//! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
+//! accuracy per race group and per gender, and the stills.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split};
+use facevox::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
+use facevox::labels::{Emotion, Gender};
+use facevox::model::FaceModelFile;
+use facevox::rng::SeededRng;
+use facevox::train::{
+    fairface_examples, ferplus_examples, predict_faces, train_face, FaceExample, FaceTrainingConfig,
+};
+use facevox::vision::{load_image, FaceCropper, FaceSource};
+
+// See examples/train.rs: mimalloc keeps activation buffers in process between steps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train the facevox face branch on FER+ (emotion) and FairFace (gender)")]
+struct Args {
+    /// FER+ root holding FER2013Train/ and FER2013Valid/ (each with label.csv).
+    #[arg(long)]
+    ferplus: Option<PathBuf>,
+    /// FairFace label CSV (fairface_label_train.csv); image paths relative to it.
+    #[arg(long)]
+    fairface: Option<PathBuf>,
+    /// Folder of RAVDESS stills (Actor_NN.png) to check gender on.
+    #[arg(long)]
+    stills: Option<PathBuf>,
+    /// Training config (JSON `FaceTrainingConfig`); defaults when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Override the config's epoch count.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Use at most this many training images per dataset (quick experiments).
+    #[arg(long)]
+    max_train: Option<usize>,
+    /// Seed of the data splits.
+    #[arg(long, default_value_t = 42)]
+    split_seed: u64,
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Accuracy and count of `hits` among `pairs` of (truth, prediction).
+fn accuracy(pairs: &[(usize, usize)]) -> serde_json::Value {
+    let hits = pairs.iter().filter(|(t, p)| t == p).count();
+    serde_json::json!({
+        "n": pairs.len(),
+        "accuracy": if pairs.is_empty() { f64::NAN } else { hits as f64 / pairs.len() as f64 },
+    })
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg: FaceTrainingConfig = match &args.config {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
+        None => FaceTrainingConfig::default(),
+    };
+    if let Some(e) = args.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        cfg.train.seed = s;
+    }
+    cfg.validate()?;
+    std::fs::create_dir_all(&args.out)?;
+    let started = Instant::now();
+    let mut split_rng = SeededRng::new(args.split_seed);
+    let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
+        if let Some(n) = args.max_train {
+            rng.shuffle(&mut v);
+            v.truncate(n);
+        }
+        v
+    };
+
+    let (mut train, mut select) = (Vec::new(), Vec::new());
+    let mut fer_valid = Vec::new();
+    let mut ff_test = Vec::new();
+    let mut data_report = serde_json::Map::new();
+    if let Some(root) = &args.ferplus {
+        let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
+        let (mut ex, skipped) = ferplus_examples(&recs, &cfg.crop, cfg.soft_emotion_targets)?;
+        split_rng.shuffle(&mut ex);
+        let n_sel = ex.len() / 20;
+        select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
+        let ex = cap(ex, &mut split_rng);
+        eprintln!(
+            "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
+            recs.len(),
+            skipped.len(),
+            ex.len(),
+            select.len()
+        );
+        data_report.insert(
+            "ferplus_train".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "training": ex.len(), "selection": n_sel}),
+        );
+        train.extend(ex);
+        let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
+        let (ex, skipped) = ferplus_examples(&recs, &cfg.crop, false)?;
+        eprintln!(
+            "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
+            recs.len(),
+            ex.len()
+        );
+        data_report.insert(
+            "ferplus_valid".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "majority_labelled": ex.len()}),
+        );
+        fer_valid = ex;
+    }
+    if let Some(csv) = &args.fairface {
+        let (recs, missing) = load_fairface(csv)?;
+        let (rest, test) = stratified_fairface_split(&recs, 0.10, args.split_seed);
+        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, args.split_seed ^ 1);
+        let t0 = Instant::now();
+        let (tr_ex, tr_skip) = fairface_examples(&tr, &cfg.crop, FaceSource::Detect)?;
+        let (sel_ex, _) = fairface_examples(&sel, &cfg.crop, FaceSource::Detect)?;
+        let (test_ex, test_skip) = fairface_examples(&test, &cfg.crop, FaceSource::Detect)?;
+        eprintln!(
+            "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
+             test images ({:.0} s)",
+            recs.len(),
+            tr_ex.len(),
+            tr.len(),
+            test_ex.len(),
+            test.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        data_report.insert(
+            "fairface".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing,
+                "training": tr.len(), "training_no_face": tr_skip.len(),
+                "selection": sel.len(), "test": test.len(), "test_no_face": test_skip.len()}),
+        );
+        train.extend(cap(tr_ex, &mut split_rng));
+        select.extend(sel_ex);
+        ff_test = test_ex;
+        // Test images without a detected face count as errors for the gender metric below.
+        data_report.insert(
+            "fairface_test_no_face".into(),
+            serde_json::json!(test_skip.len()),
+        );
+    }
+    if train.is_empty() {
+        return Err("no training data: give --ferplus and/or --fairface".into());
+    }
+    eprintln!(
+        "{} training, {} selection examples; data ready in {:.0} s",
+        train.len(),
+        select.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let outcome = train_face(
+        &cfg,
+        &train,
+        &select,
+        Some(&args.out.join("train_log.jsonl")),
+    )?;
+    let net = &outcome.net;
+    let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
+    let mut report = serde_json::Map::new();
+    report.insert("data".into(), serde_json::Value::Object(data_report));
+    report.insert("best_epoch".into(), serde_json::json!(outcome.best_epoch));
+
+    if !fer_valid.is_empty() {
+        let imgs: Vec<_> = fer_valid.iter().map(|e| &e.image).collect();
+        let preds = predict_faces(net, &cfg.crop, &imgs, 256)?;
+        let (mut t, mut p) = (Vec::new(), Vec::new());
+        for (e, pr) in fer_valid.iter().zip(&preds) {
+            if let Some(i) = e
+                .emotion
+                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
+            {
+                t.push(i);
+                p.push(argmax(&pr.emotion));
+            }
+        }
+        let rep = ClassificationReport::new(&t, &p, &names)?;
+        println!("FER+ Valid (majority labels), n = {}:\n{rep}", t.len());
+        plot_confusion_matrix(
+            &rep.confusion_matrix()?,
+            &names,
+            "Face emotion, FER+ Valid",
+            args.out.join("ferplus_valid_confusion.svg"),
+        )?;
+        report.insert("ferplus_valid".into(), serde_json::to_value(&rep)?);
+    }
+    if !ff_test.is_empty() {
+        let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
+        let preds = predict_faces(net, &cfg.crop, &imgs, 256)?;
+        let mut by_race: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut by_gender: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut all = Vec::new();
+        for (e, pr) in ff_test.iter().zip(&preds) {
+            let g = e.gender.expect("FairFace has gender") as usize;
+            let pair = (g, argmax(&pr.gender));
+            all.push(pair);
+            by_race
+                .entry(e.group.clone().unwrap_or_default())
+                .or_default()
+                .push(pair);
+            by_gender
+                .entry(e.gender.unwrap().to_string())
+                .or_default()
+                .push(pair);
+        }
+        let (t, p): (Vec<usize>, Vec<usize>) = all.iter().copied().unzip();
+        let rep = ClassificationReport::new(&t, &p, &["male", "female"])?;
+        println!("FairFace held-out test, gender, n = {}:\n{rep}", all.len());
+        let races: BTreeMap<_, _> = by_race.iter().map(|(k, v)| (k, accuracy(v))).collect();
+        let genders: BTreeMap<_, _> = by_gender.iter().map(|(k, v)| (k, accuracy(v))).collect();
+        let accs: Vec<f64> = races
+            .values()
+            .filter_map(|v| v["accuracy"].as_f64())
+            .collect();
+        let gap = accs.iter().cloned().fold(f64::MIN, f64::max)
+            - accs.iter().cloned().fold(f64::MAX, f64::min);
+        for (k, v) in &races {
+            println!("  {k:<16} {v}");
+        }
+        for (k, v) in &genders {
+            println!("  {k:<16} {v}");
+        }
+        println!("  best - worst race group: {:.2} points", gap * 100.0);
+        report.insert(
+            "fairface_test".into(),
+            serde_json::json!({"gender": rep, "by_race": races, "by_gender": genders,
+                "race_gap": gap}),
+        );
+    }
+    if let Some(dir) = &args.stills {
+        let mut cropper = FaceCropper::for_source(FaceSource::Detect, cfg.crop.clone())?;
+        let mut rows = Vec::new();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        paths.sort();
+        let mut correct = 0;
+        for p in &paths {
+            let name = p.file_stem().unwrap().to_string_lossy().to_string();
+            let actor: u32 = name.trim_start_matches("Actor_").parse().unwrap_or(0);
+            let truth = if actor % 2 == 1 {
+                Gender::Male
+            } else {
+                Gender::Female
+            };
+            let row = match cropper.crop_image(&load_image(p)?)? {
+                None => serde_json::json!({"still": name, "error": "no face found"}),
+                Some(c) => {
+                    let pr = &predict_faces(net, &cfg.crop, &[&c], 1)?[0];
+                    let guess = if pr.gender[1] > pr.gender[0] {
+                        Gender::Female
+                    } else {
+                        Gender::Male
+                    };
+                    correct += (guess == truth) as usize;
+                    let emo = cfg.emotions[argmax(&pr.emotion)];
+                    serde_json::json!({"still": name, "truth": truth, "predicted": guess,
+                        "p_female": pr.gender[1], "emotion": emo})
+                }
+            };
+            rows.push(row);
+        }
+        println!("RAVDESS stills: gender {correct}/{} correct", paths.len());
+        report.insert(
+            "ravdess_stills".into(),
+            serde_json::json!({"n": paths.len(), "correct": correct, "rows": rows}),
+        );
+    }
+    let file = FaceModelFile {
+        format: 1,
+        model: cfg.model.clone(),
+        crop: cfg.crop.clone(),
+        emotions: cfg.emotions.clone(),
+        provenance: serde_json::json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "train": cfg.train,
+            "soft_emotion_targets": cfg.soft_emotion_targets,
+            "split_seed": args.split_seed,
+            "training_examples": train.len(),
+            "best_epoch": outcome.best_epoch,
+        }),
+    };
+    file.save(&outcome.varmap, &args.out.join("face"))?;
+    let emotions_used: Vec<Emotion> = cfg.emotions.clone();
+    report.insert("emotions".into(), serde_json::to_value(emotions_used)?);
+    to_json_pretty(&report, args.out.join("report.json"))?;
+    eprintln!(
+        "saved {} and report.json ({:.0} s in all)",
+        args.out.join("face.safetensors").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

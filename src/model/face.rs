@@ -1,0 +1,318 @@
+//! FaceNet: the face branch, a VGG-style convolutional network over face crops.
+//!
+//! Stages of `conv 3x3 → batch-norm+ReLU` (twice by default) followed by 2x2 max-pooling halve
+//! the crop until global average pooling; a fully connected embedding (after ReLU: what the
+//! fusion head consumes) feeds two heads, perceived gender (2) and emotion over
+//! [`FACE_EMOTIONS`] (FER+'s eight classes: no calm). The convolutions and batch-norms are the
+//! crate's own CPU ops (`conv.rs`, `norm.rs`): im2col + GEMM and a fused batch-norm, both with
+//! hand-written backward passes.
+//!
+//! Weights are saved as safetensors with a JSON [`FaceModelFile`] beside them holding the model
+//! config and the [`CropConfig`], so inference crops faces exactly as training did.
+
+use std::path::Path;
+
+use candle_core::{Device, Result as CResult, Tensor, D};
+use candle_nn::{Linear, ModuleT, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::blocks::SeededDropout;
+use super::conv::{conv2d, ConvGeometry};
+use super::norm::BatchNorm;
+use crate::labels::{Emotion, FACE_EMOTIONS};
+use crate::vision::CropConfig;
+use crate::{Error, Result};
+
+/// Architecture hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceConfig {
+    /// Input channels: 1 (grey) or 3 (RGB); must match the crop config.
+    pub in_channels: usize,
+    /// Output channels of each stage (each stage ends with a 2x2 max-pool).
+    pub stages: Vec<usize>,
+    /// 3x3 convolutions per stage.
+    pub convs_per_stage: usize,
+    /// Size of the embedding.
+    pub embedding: usize,
+    /// Dropout before the heads (training only).
+    pub dropout: f32,
+    /// Number of emotion classes.
+    pub n_emotions: usize,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            in_channels: 1,
+            stages: vec![32, 64, 128, 256],
+            convs_per_stage: 2,
+            embedding: 128,
+            dropout: 0.4,
+            n_emotions: FACE_EMOTIONS.len(),
+        }
+    }
+}
+
+impl FaceConfig {
+    /// A very small network for tests.
+    pub fn tiny() -> Self {
+        Self {
+            in_channels: 1,
+            stages: vec![4, 8],
+            convs_per_stage: 1,
+            embedding: 8,
+            dropout: 0.1,
+            n_emotions: FACE_EMOTIONS.len(),
+        }
+    }
+
+    /// Checks the config, and that crops of `size` pixels survive every pooling step.
+    pub fn validate(&self) -> Result<()> {
+        if self.stages.is_empty()
+            || self.stages.contains(&0)
+            || !(self.in_channels == 1 || self.in_channels == 3)
+            || self.convs_per_stage == 0
+            || self.embedding == 0
+            || self.n_emotions == 0
+            || !(0.0..1.0).contains(&self.dropout)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "inconsistent FaceConfig: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Smallest crop side the network accepts (one pixel left after the last pooling).
+    pub fn min_input(&self) -> usize {
+        1 << self.stages.len()
+    }
+}
+
+/// `conv 3x3 (padding 1, no bias) → batch-norm → ReLU`.
+#[derive(Debug, Clone)]
+struct ConvBnRelu {
+    weight: Tensor,
+    norm: BatchNorm,
+}
+
+impl ConvBnRelu {
+    fn new(c_in: usize, c_out: usize, vb: VarBuilder) -> CResult<Self> {
+        let bound = 1.0 / ((c_in * 9) as f64).sqrt();
+        let weight = vb.pp("conv").get_with_hints(
+            (c_out, c_in, 3, 3),
+            "weight",
+            candle_nn::Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        )?;
+        let norm = BatchNorm::new(c_out, 1e-5, true, vb.pp("norm"))?;
+        Ok(Self { weight, norm })
+    }
+
+    fn forward_t(&self, x: &Tensor, train: bool) -> CResult<Tensor> {
+        let geo = ConvGeometry {
+            kernel: (3, 3),
+            padding: (1, 1),
+            dilation: (1, 1),
+            stride: (1, 1),
+        };
+        conv2d(x, &self.weight, geo)?.apply_t(&self.norm, train)
+    }
+}
+
+/// What the network produces for a batch.
+#[derive(Debug, Clone)]
+pub struct FaceOutput {
+    /// `(B, embedding)` after ReLU.
+    pub embedding: Tensor,
+    /// `(B, 2)` gender logits (male, female).
+    pub gender_logits: Tensor,
+    /// `(B, n_emotions)` emotion logits.
+    pub emotion_logits: Tensor,
+}
+
+/// The face branch.
+#[derive(Debug, Clone)]
+pub struct FaceNet {
+    stages: Vec<Vec<ConvBnRelu>>,
+    embed: Linear,
+    dropout: SeededDropout,
+    gender_head: Linear,
+    emotion_head: Linear,
+    config: FaceConfig,
+}
+
+impl FaceNet {
+    /// Builds the network; weights come from (or are created in) `vb`.
+    pub fn new(config: &FaceConfig, vb: VarBuilder) -> Result<Self> {
+        config.validate()?;
+        let build = || -> CResult<Self> {
+            let mut stages = Vec::with_capacity(config.stages.len());
+            let mut c_in = config.in_channels;
+            for (s, &c) in config.stages.iter().enumerate() {
+                let mut convs = Vec::with_capacity(config.convs_per_stage);
+                for k in 0..config.convs_per_stage {
+                    convs.push(ConvBnRelu::new(
+                        c_in,
+                        c,
+                        vb.pp(format!("stage{}", s + 1)).pp(format!("{}", k + 1)),
+                    )?);
+                    c_in = c;
+                }
+                stages.push(convs);
+            }
+            Ok(Self {
+                stages,
+                embed: candle_nn::linear(c_in, config.embedding, vb.pp("embed"))?,
+                dropout: SeededDropout::new(config.dropout, 0),
+                gender_head: candle_nn::linear(config.embedding, 2, vb.pp("gender_head"))?,
+                emotion_head: candle_nn::linear(
+                    config.embedding,
+                    config.n_emotions,
+                    vb.pp("emotion_head"),
+                )?,
+                config: config.clone(),
+            })
+        };
+        build().map_err(Error::from)
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &FaceConfig {
+        &self.config
+    }
+
+    /// Restarts the dropout masks from `seed`.
+    pub fn reseed_dropout(&self, seed: u64) {
+        self.dropout.reseed(seed);
+    }
+
+    /// Runs a batch `(B, in_channels, S, S)` with `S ≥ config.min_input()`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<FaceOutput> {
+        let (_, c, h, w) = x.dims4()?;
+        let min = self.config.min_input();
+        if c != self.config.in_channels || h < min || w < min {
+            candle_core::bail!(
+                "FaceNet expects (B, {}, ≥{min}, ≥{min}) input, got {:?}",
+                self.config.in_channels,
+                x.shape()
+            );
+        }
+        let mut h = x.clone();
+        for stage in &self.stages {
+            for layer in stage {
+                h = layer.forward_t(&h, train)?;
+            }
+            h = h.max_pool2d(2)?;
+        }
+        let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?;
+        let embedding = pooled.apply(&self.embed)?.relu()?;
+        let dropped = self.dropout.forward_t(&embedding, train)?;
+        Ok(FaceOutput {
+            gender_logits: dropped.apply(&self.gender_head)?,
+            emotion_logits: dropped.apply(&self.emotion_head)?,
+            embedding,
+        })
+    }
+}
+
+/// The JSON saved beside a face model's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceModelFile {
+    /// Format version of this file.
+    pub format: u32,
+    /// Architecture.
+    pub model: FaceConfig,
+    /// How faces are cropped and normalised into the input.
+    pub crop: CropConfig,
+    /// Emotion classes in head order.
+    pub emotions: Vec<Emotion>,
+    /// How the weights were made (command, seed, data), free-form.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+impl FaceModelFile {
+    /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
+    pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
+        super::save_model(self, varmap, stem)
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network.
+    pub fn load(stem: &Path, device: &Device) -> Result<(Self, FaceNet)> {
+        let (file, vb): (Self, _) = super::load_model(stem, device)?;
+        if file.crop.color.channels() != file.model.in_channels {
+            return Err(Error::InvalidConfig(format!(
+                "{}: crop colour {:?} does not match {} input channels",
+                stem.display(),
+                file.crop.color,
+                file.model.in_channels
+            )));
+        }
+        let net = FaceNet::new(&file.model, vb)?;
+        Ok((file, net))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+
+    #[test]
+    fn shapes_names_round_trip_and_bad_input() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let cfg = FaceConfig::tiny();
+        let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
+        for s in [4usize, 17, 48] {
+            let x = Tensor::randn(0f32, 1., (3, 1, s, s), &dev).unwrap();
+            let out = net.forward_t(&x, true).unwrap();
+            assert_eq!(out.embedding.dims(), &[3, cfg.embedding]);
+            assert_eq!(out.gender_logits.dims(), &[3, 2]);
+            assert_eq!(out.emotion_logits.dims(), &[3, 8]);
+        }
+        // Too small for two poolings, wrong channel count.
+        let tiny = Tensor::zeros((1, 1, 3, 3), DType::F32, &dev).unwrap();
+        assert!(net.forward_t(&tiny, false).is_err());
+        let rgb = Tensor::zeros((1, 3, 16, 16), DType::F32, &dev).unwrap();
+        assert!(net.forward_t(&rgb, false).is_err());
+        let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
+        for n in [
+            "stage1.1.conv.weight",
+            "stage2.1.norm.running_var",
+            "emotion_head.weight",
+        ] {
+            assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+        }
+
+        let dir = std::env::temp_dir().join(format!("facevox-face-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("face");
+        let file = FaceModelFile {
+            format: 1,
+            model: cfg.clone(),
+            crop: CropConfig::gray(16),
+            emotions: FACE_EMOTIONS.to_vec(),
+            provenance: serde_json::json!({"test": true}),
+        };
+        file.save(&varmap, &stem).unwrap();
+        let (loaded, net2) = FaceModelFile::load(&stem, &dev).unwrap();
+        assert_eq!(loaded, file);
+        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &dev).unwrap();
+        let a = net.forward_t(&x, false).unwrap().emotion_logits;
+        let b = net2.forward_t(&x, false).unwrap().emotion_logits;
+        assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+        // A crop config that disagrees with the network is refused.
+        let mismatched = FaceModelFile {
+            crop: CropConfig::rgb(16),
+            ..file
+        };
+        mismatched.save(&varmap, &stem).unwrap();
+        assert!(FaceModelFile::load(&stem, &dev).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,413 @@
+//! Face-branch training and prediction.
+//!
+//! Examples hold the face crop as the crop path produces it before normalisation (an
+//! `S × S` RGB picture from [`crop_face_image`](crate::vision::crop_face_image) or a resized
+//! pre-cropped image), so training sees exactly the crops inference will, and image
+//! augmentation ([`Augmenter`]) runs on them per batch before
+//! [`normalize_face`](crate::vision::normalize_face). One model learns both heads: an example
+//! with only an emotion (FER+) trains the emotion head, one with only a gender (FairFace) the
+//! gender head, through the masked multi-task loss.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{argmax, fit, score_pairs, BatchTargets, TrainConfig, TrainOutcome};
+use super::loss::{balanced_class_weights, smoothed_one_hot};
+use super::ValidationMetrics;
+use crate::data::{FairFaceRecord, FerPlusRecord};
+use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
+use crate::model::{init_weights, FaceConfig, FaceNet, DTYPE};
+use crate::rng::SeededRng;
+use crate::vision::{
+    load_image, normalize_face, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource,
+    RgbImage,
+};
+use crate::{Error, Result};
+
+/// One face: the un-normalised crop and whichever labels it has.
+#[derive(Debug, Clone)]
+pub struct FaceExample {
+    /// The crop, `crop.size` pixels square, before normalisation.
+    pub image: RgbImage,
+    /// Perceived-gender label, if known.
+    pub gender: Option<Gender>,
+    /// Hard emotion label (FER+ majority), if any: what accuracy is scored against.
+    pub emotion: Option<Emotion>,
+    /// Soft emotion target over the config's emotions (FER+ vote shares), if any.
+    pub emotion_votes: Option<Vec<f32>>,
+    /// Subject or other group for audits (for FairFace, the race group).
+    pub group: Option<String>,
+}
+
+/// Everything that defines a face-model training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaceTrainingConfig {
+    /// Architecture.
+    pub model: FaceConfig,
+    /// How faces become inputs (size, colour, normalisation).
+    pub crop: CropConfig,
+    /// Optimisation, regularisation and image augmentation.
+    pub train: TrainConfig<AugmentConfig>,
+    /// Emotion classes, in head order.
+    pub emotions: Vec<Emotion>,
+    /// Train the emotion head on vote shares where an example has them (the FER+ paper's
+    /// "probability" scheme) instead of the one-hot majority label.
+    pub soft_emotion_targets: bool,
+}
+
+impl Default for FaceTrainingConfig {
+    fn default() -> Self {
+        Self {
+            model: FaceConfig::default(),
+            crop: CropConfig::gray(48),
+            train: TrainConfig {
+                epochs: 30,
+                batch_size: 64,
+                class_balance: false,
+                gender_weight: 1.0,
+                ..TrainConfig::default()
+            },
+            emotions: FACE_EMOTIONS.to_vec(),
+            soft_emotion_targets: false,
+        }
+    }
+}
+
+impl FaceTrainingConfig {
+    /// Checks the parts agree with each other.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.crop.validate()?;
+        self.train.optimizer.validate()?;
+        self.train.augment.validate()?;
+        if self.crop.color.channels() != self.model.in_channels {
+            return Err(Error::InvalidConfig(format!(
+                "crop colour {:?} gives {} channels but the model takes {}",
+                self.crop.color,
+                self.crop.color.channels(),
+                self.model.in_channels
+            )));
+        }
+        if (self.crop.size as usize) < self.model.min_input() {
+            return Err(Error::InvalidConfig(format!(
+                "crops of {} px are too small for {} pooling stages",
+                self.crop.size,
+                self.model.stages.len()
+            )));
+        }
+        if self.model.n_emotions != self.emotions.len() {
+            return Err(Error::InvalidConfig(format!(
+                "model has {} emotion outputs but {} emotions are listed",
+                self.model.n_emotions,
+                self.emotions.len()
+            )));
+        }
+        if self.train.batch_size == 0 || self.train.epochs == 0 {
+            return Err(Error::InvalidConfig(
+                "epochs and batch_size must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Probabilities for one face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FacePrediction {
+    /// `[P(male), P(female)]`.
+    pub gender: [f32; 2],
+    /// Emotion probabilities in head order.
+    pub emotion: Vec<f32>,
+    /// The embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// Normalises `images` with `crop` into one `(B, C, S, S)` tensor.
+fn stack_crops(images: &[RgbImage], crop: &CropConfig) -> Result<Tensor> {
+    let s = crop.size as usize;
+    let c = crop.color.channels();
+    let crops: Vec<Vec<f32>> = images
+        .par_iter()
+        .map(|img| normalize_face(img, crop).map(|f| f.data))
+        .collect::<Result<_>>()?;
+    let data: Vec<f32> = crops.concat();
+    Ok(Tensor::from_vec(
+        data,
+        (images.len(), c, s, s),
+        &Device::Cpu,
+    )?)
+}
+
+/// Runs `net` on face crops (un-normalised, any size: they are resized to `crop.size`) in
+/// batches of `batch`, in evaluation mode.
+pub fn predict_faces(
+    net: &FaceNet,
+    crop: &CropConfig,
+    images: &[&RgbImage],
+    batch: usize,
+) -> Result<Vec<FacePrediction>> {
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(batch.max(1)) {
+        let owned: Vec<RgbImage> = chunk.iter().map(|&i| i.clone()).collect();
+        let x = stack_crops(&owned, crop)?;
+        let o = net.forward_t(&x, false)?;
+        let g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?.to_vec2::<f32>()?;
+        let e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?.to_vec2::<f32>()?;
+        let emb = o.embedding.to_vec2::<f32>()?;
+        for ((g, e), emb) in g.into_iter().zip(e).zip(emb) {
+            out.push(FacePrediction {
+                gender: [g[0], g[1]],
+                emotion: e,
+                embedding: emb,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Scores predictions against the labels each example carries.
+pub fn face_validation_metrics(
+    examples: &[FaceExample],
+    preds: &[FacePrediction],
+    emotions: &[Emotion],
+) -> Result<ValidationMetrics> {
+    let (mut gt, mut gp, mut et, mut ep) = (vec![], vec![], vec![], vec![]);
+    for (ex, p) in examples.iter().zip(preds) {
+        if let Some(g) = ex.gender {
+            gt.push(g as usize);
+            gp.push(argmax(&p.gender));
+        }
+        if let Some(i) = ex.emotion.and_then(|e| position(emotions, e)) {
+            et.push(i);
+            ep.push(argmax(&p.emotion));
+        }
+    }
+    let names: Vec<String> = emotions.iter().map(|e| e.to_string()).collect();
+    score_pairs(examples.len(), (&gt, &gp), (&et, &ep), &names)
+}
+
+/// Trains a face model on `train`, scoring `val` (may be empty) after every epoch, with a
+/// JSON line per epoch in `log` when given.
+///
+/// # Errors
+///
+/// [`Error::InvalidConfig`] for an inconsistent config, an empty training set, or crops of the
+/// wrong size; [`Error::Model`] when candle fails.
+pub fn train_face(
+    cfg: &FaceTrainingConfig,
+    train: &[FaceExample],
+    val: &[FaceExample],
+    log: Option<&Path>,
+) -> Result<TrainOutcome<FaceNet>> {
+    cfg.validate()?;
+    let t = &cfg.train;
+    if train.is_empty() {
+        return Err(Error::InvalidConfig("no training examples".into()));
+    }
+    let size = cfg.crop.size;
+    if let Some(bad) = train
+        .iter()
+        .chain(val)
+        .find(|e| e.image.width() != size || e.image.height() != size)
+    {
+        return Err(Error::InvalidConfig(format!(
+            "a face crop is {}x{}, the config crops to {size}x{size}",
+            bad.image.width(),
+            bad.image.height()
+        )));
+    }
+    let emotions = &cfg.emotions;
+    let n_emotions = emotions.len();
+    if let Some(bad) = train
+        .iter()
+        .filter_map(|e| e.emotion_votes.as_ref())
+        .find(|v| v.len() != n_emotions)
+    {
+        return Err(Error::InvalidConfig(format!(
+            "emotion votes have {} entries, the config lists {n_emotions} emotions",
+            bad.len()
+        )));
+    }
+    let emotion_index = |e: Option<Emotion>| e.and_then(|e| position(emotions, e));
+    let mut gender_counts = [0usize; 2];
+    let mut emotion_counts = vec![0usize; n_emotions];
+    for ex in train {
+        if let Some(g) = ex.gender {
+            gender_counts[g as usize] += 1;
+        }
+        if let Some(i) = emotion_index(ex.emotion) {
+            emotion_counts[i] += 1;
+        }
+    }
+    if gender_counts.iter().sum::<usize>() + emotion_counts.iter().sum::<usize>() == 0 {
+        return Err(Error::InvalidConfig(
+            "no training example has a label the model can learn".into(),
+        ));
+    }
+    let (gender_cw, emotion_cw) = if t.class_balance {
+        (
+            balanced_class_weights(&gender_counts),
+            balanced_class_weights(&emotion_counts),
+        )
+    } else {
+        (vec![1.0; 2], vec![1.0; n_emotions])
+    };
+    let augmenter = Augmenter::new(t.augment.clone())?;
+
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DTYPE, &Device::Cpu);
+    let net = FaceNet::new(&cfg.model, vb)?;
+    init_weights(&varmap, t.seed)?;
+    net.reseed_dropout(t.seed ^ 0xd20f);
+    let root_rng = SeededRng::new(t.seed);
+    let smoothing = t.label_smoothing;
+    let make_batch = |chunk: &[usize], epoch: usize, b: usize, _rng: &mut SeededRng| {
+        let batch_seed = (epoch as u64) << 32 | b as u64;
+        let images: Vec<RgbImage> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, &idx)| {
+                let seed = root_rng
+                    .fork(batch_seed.wrapping_mul(1_000_003) ^ i as u64)
+                    .next_u64();
+                augmenter.augment(&train[idx].image, seed)
+            })
+            .collect();
+        let x = stack_crops(&images, &cfg.crop)?;
+        let bsz = chunk.len();
+        let mut tg = BatchTargets::new(bsz, n_emotions);
+        for (i, &idx) in chunk.iter().enumerate() {
+            let ex = &train[idx];
+            if let Some(g) = ex.gender {
+                let k = g as usize;
+                tg.gender[i * 2..i * 2 + 2].copy_from_slice(&smoothed_one_hot(k, 2, smoothing));
+                tg.gender_w[i] = gender_cw[k];
+            }
+            let row = &mut tg.emotion[i * n_emotions..(i + 1) * n_emotions];
+            match (&ex.emotion_votes, emotion_index(ex.emotion)) {
+                (Some(votes), hard) if cfg.soft_emotion_targets => {
+                    let k = hard.unwrap_or_else(|| argmax(votes));
+                    for (r, &v) in row.iter_mut().zip(votes) {
+                        *r = (1.0 - smoothing) * v + smoothing / n_emotions as f32;
+                    }
+                    tg.emotion_w[i] = emotion_cw[k];
+                }
+                (_, Some(k)) => {
+                    row.copy_from_slice(&smoothed_one_hot(k, n_emotions, smoothing));
+                    tg.emotion_w[i] = emotion_cw[k];
+                }
+                _ => {}
+            }
+        }
+        Ok((x, tg))
+    };
+    let val_images: Vec<&RgbImage> = val.iter().map(|e| &e.image).collect();
+    let validate = |net: &FaceNet| {
+        if val.is_empty() {
+            return Ok(None);
+        }
+        let preds = predict_faces(net, &cfg.crop, &val_images, 256)?;
+        face_validation_metrics(val, &preds, emotions).map(Some)
+    };
+    fit(t, varmap, net, train.len(), make_batch, validate, log)
+}
+
+/// A dataset image that did not become an example, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedImage {
+    /// The image file.
+    pub image: std::path::PathBuf,
+    /// Why (unreadable, no face found, ...).
+    pub reason: String,
+}
+
+/// Crops every image in parallel with one [`FaceCropper`] per worker thread; `None` from the
+/// cropper (no face) and errors become [`SkippedImage`]s.
+fn crop_all<T: Sync>(
+    items: &[T],
+    path: impl Fn(&T) -> &Path + Sync,
+    crop: &CropConfig,
+    source: FaceSource,
+) -> Result<Vec<std::result::Result<RgbImage, SkippedImage>>> {
+    // Fail early on a bad config or a missing detector model rather than once per image.
+    FaceCropper::for_source(source, crop.clone())?;
+    Ok(items
+        .par_iter()
+        .map_init(
+            || FaceCropper::for_source(source, crop.clone()).expect("checked above"),
+            |cropper, item| {
+                let p = path(item);
+                let skip = |reason: String| SkippedImage {
+                    image: p.to_path_buf(),
+                    reason,
+                };
+                match load_image(p).and_then(|img| cropper.crop_image(&img)) {
+                    Ok(Some(c)) => Ok(c),
+                    Ok(None) => Err(skip("no face found".into())),
+                    Err(e) => Err(skip(e.to_string())),
+                }
+            },
+        )
+        .collect())
+}
+
+/// FER+ images as examples through the pre-cropped path: the majority label (FER+ rule) and
+/// the vote shares over [`FACE_EMOTIONS`]. Images without a majority label are kept (with
+/// only their vote shares) when `keep_without_majority`, else left out.
+pub fn ferplus_examples(
+    records: &[FerPlusRecord],
+    crop: &CropConfig,
+    keep_without_majority: bool,
+) -> Result<(Vec<FaceExample>, Vec<SkippedImage>)> {
+    let kept: Vec<&FerPlusRecord> = records
+        .iter()
+        .filter(|r| {
+            r.vote_distribution().is_some() && (keep_without_majority || r.majority().is_some())
+        })
+        .collect();
+    let crops = crop_all(&kept, |r| r.image.as_path(), crop, FaceSource::Precropped)?;
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    for (r, c) in kept.into_iter().zip(crops) {
+        match c {
+            Ok(image) => out.push(FaceExample {
+                image,
+                gender: None,
+                emotion: r.majority(),
+                emotion_votes: r.vote_distribution().map(|v| v.to_vec()),
+                group: None,
+            }),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// FairFace images as gender examples (group = race group), cropped through `source`
+/// (FairFace crops have a margin, so [`FaceSource::Detect`] runs the detector as inference
+/// does; images without a detected face are skipped and listed).
+pub fn fairface_examples(
+    records: &[FairFaceRecord],
+    crop: &CropConfig,
+    source: FaceSource,
+) -> Result<(Vec<FaceExample>, Vec<SkippedImage>)> {
+    let crops = crop_all(records, |r| r.image.as_path(), crop, source)?;
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    for (r, c) in records.iter().zip(crops) {
+        match c {
+            Ok(image) => out.push(FaceExample {
+                image,
+                gender: Some(r.gender),
+                emotion: None,
+                emotion_votes: None,
+                group: Some(r.race.clone()),
+            }),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Ok((out, skipped))
+}

@@ -1,0 +1,169 @@
+//! The face branch on tiny synthetic sets: a few epochs must reduce the loss and learn the
+//! classes, a head without labels must not move, and FER+-style files must come through the
+//! pre-cropped path with their majority labels and vote shares.
+
+use facevox::data::{load_ferplus, FerPlusRecord};
+use facevox::labels::{Emotion, Gender, FACE_EMOTIONS};
+use facevox::model::FaceConfig;
+use facevox::rng::SeededRng;
+use facevox::train::{
+    ferplus_examples, predict_faces, train_face, FaceExample, FaceTrainingConfig, OptimizerConfig,
+    TrainConfig,
+};
+use facevox::vision::{AugmentConfig, CropConfig, RgbImage};
+
+const SIZE: u32 = 16;
+
+/// Emotion `k` lights a 4x4 square in one of eight places; gender sets a left/right gradient.
+fn synthetic(n: usize, seed: u64, emotion: bool, gender: bool) -> Vec<FaceExample> {
+    let mut rng = SeededRng::new(seed);
+    (0..n)
+        .map(|i| {
+            let k = i % 8;
+            let female = (i / 8) % 2 == 1;
+            let (bx, by) = ((k % 4) as u32 * 4, (k / 4) as u32 * 8 + 2);
+            let img = RgbImage::from_fn(SIZE, SIZE, |x, y| {
+                let mut v = if female { x * 6 } else { (SIZE - 1 - x) * 6 } as f64 + 40.0;
+                if (bx..bx + 4).contains(&x) && (by..by + 4).contains(&y) {
+                    v += 120.0;
+                }
+                v += rng.normal() * 12.0;
+                let v = v.clamp(0.0, 255.0) as u8;
+                image::Rgb([v, v, v])
+            });
+            FaceExample {
+                image: img,
+                gender: gender.then_some(if female { Gender::Female } else { Gender::Male }),
+                emotion: emotion.then_some(FACE_EMOTIONS[k]),
+                emotion_votes: None,
+                group: None,
+            }
+        })
+        .collect()
+}
+
+fn config(epochs: usize) -> FaceTrainingConfig {
+    FaceTrainingConfig {
+        model: FaceConfig {
+            stages: vec![8, 16],
+            convs_per_stage: 1,
+            embedding: 16,
+            ..FaceConfig::tiny()
+        },
+        crop: CropConfig::gray(SIZE),
+        train: TrainConfig {
+            epochs,
+            batch_size: 16,
+            optimizer: OptimizerConfig::AdamW {
+                lr: 1e-2,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 1e-4,
+            },
+            augment: AugmentConfig::none(),
+            progress: false,
+            ..TrainConfig::default()
+        },
+        ..FaceTrainingConfig::default()
+    }
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
+}
+
+#[test]
+fn a_few_epochs_reduce_the_loss_and_learn_both_heads() {
+    let train = synthetic(128, 1, true, true);
+    let test = synthetic(64, 2, true, true);
+    let out = train_face(&config(40), &train, &[], None).unwrap();
+    let first = out.history.first().unwrap().loss;
+    let last = out.history.last().unwrap().loss;
+    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    let imgs: Vec<&RgbImage> = test.iter().map(|e| &e.image).collect();
+    let preds = predict_faces(&out.net, &config(1).crop, &imgs, 32).unwrap();
+    let emotion_hits = test
+        .iter()
+        .zip(&preds)
+        .filter(|(e, p)| FACE_EMOTIONS[argmax(&p.emotion)] == e.emotion.unwrap())
+        .count();
+    let gender_hits = test
+        .iter()
+        .zip(&preds)
+        .filter(|(e, p)| argmax(&p.gender) == e.gender.unwrap() as usize)
+        .count();
+    // Chance: 8/64 and 32/64.
+    assert!(emotion_hits >= 40, "emotion {emotion_hits}/64");
+    assert!(gender_hits >= 52, "gender {gender_hits}/64");
+}
+
+#[test]
+fn emotion_only_and_gender_only_sets_train_only_their_head() {
+    // FER+-like (emotion only) plus FairFace-like (gender only), as the real mix is.
+    let mut train = synthetic(64, 3, true, false);
+    train.extend(synthetic(64, 4, false, true));
+    let out = train_face(&config(3), &train, &[], None).unwrap();
+    assert!(out
+        .history
+        .iter()
+        .all(|h| h.gender_loss > 0.0 && h.emotion_loss > 0.0));
+    // With no gender labels at all, the gender head keeps its initial weights.
+    let only_emotion = synthetic(48, 5, true, false);
+    let a = train_face(&config(2), &only_emotion, &[], None).unwrap();
+    let b = train_face(&config(1), &only_emotion, &[], None).unwrap();
+    let w = |o: &facevox::train::TrainOutcome<facevox::model::FaceNet>, n: &str| {
+        o.varmap.data().lock().unwrap()[n]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    assert_eq!(w(&a, "gender_head.weight"), w(&b, "gender_head.weight"));
+    assert_ne!(w(&a, "emotion_head.weight"), w(&b, "emotion_head.weight"));
+}
+
+#[test]
+fn wrong_crop_size_and_empty_sets_are_refused() {
+    let mut train = synthetic(8, 6, true, true);
+    assert!(train_face(&config(1), &[], &[], None).is_err());
+    train[3].image = RgbImage::new(20, 20);
+    assert!(train_face(&config(1), &train, &[], None).is_err());
+}
+
+#[test]
+fn ferplus_files_come_through_the_precropped_path() {
+    let dir = std::env::temp_dir().join(format!("facevox-ferplus-{}", std::process::id()));
+    let split = dir.join("FER2013Train");
+    std::fs::create_dir_all(&split).unwrap();
+    for name in ["a.png", "b.png", "c.png"] {
+        image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x + y) * 2) as u8]))
+            .save(split.join(name))
+            .unwrap();
+    }
+    std::fs::write(
+        split.join("label.csv"),
+        "a.png,\"(0, 0, 48, 48)\",0,9,1,0,0,0,0,0,0,0\n\
+         b.png,\"(0, 0, 48, 48)\",4,0,0,0,1,0,0,4,1,0\n\
+         c.png,\"(0, 0, 48, 48)\",0,0,0,0,0,0,0,0,2,8\n",
+    )
+    .unwrap();
+    let (recs, missing): (Vec<FerPlusRecord>, usize) = load_ferplus(&split).unwrap();
+    assert_eq!((recs.len(), missing), (3, 0));
+    let crop = CropConfig::gray(32);
+    // Majority only: a (happy) is kept; b has no majority; c has no emotion votes.
+    let (ex, skipped) = ferplus_examples(&recs, &crop, false).unwrap();
+    assert!(skipped.is_empty());
+    assert_eq!(ex.len(), 1);
+    assert_eq!(ex[0].emotion, Some(Emotion::Happy));
+    assert_eq!(ex[0].image.dimensions(), (32, 32));
+    let votes = ex[0].emotion_votes.as_ref().unwrap();
+    assert!((votes[1] - 0.9).abs() < 1e-6 && (votes[2] - 0.1).abs() < 1e-6);
+    // With vote shares kept, b comes too (no hard label); c still has nothing to learn from.
+    let (ex, _) = ferplus_examples(&recs, &crop, true).unwrap();
+    assert_eq!(ex.len(), 2);
+    assert_eq!(ex[1].emotion, None);
+    assert!(ex[1].emotion_votes.is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
