@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
-use crate::model::{default_device, VoiceModelFile, VoiceNet};
-use crate::train::predict_voice;
+use crate::model::{default_device, FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
+use crate::train::{predict_face_crops, predict_voice, FacePrediction};
+use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
 /// The folder of models shipped with the crate.
@@ -175,6 +176,150 @@ impl VoiceAnalyzer {
             speech_seconds: mel.n_frames as f32 * self.file.mel.hop_length as f32
                 / self.file.mel.sample_rate as f32,
             embedding: pred.embedding,
+        })
+    }
+}
+
+/// Where the face analyser's input comes from.
+pub use crate::vision::FaceSource;
+
+/// What the face branch says about one picture or clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceAnalysis {
+    /// Perceived gender (for a clip: from the mean of the per-frame probabilities).
+    pub gender: GenderPrediction,
+    /// Emotion (for a clip: from the mean of the per-frame distributions).
+    pub emotion: EmotionPrediction,
+    /// Frames (1 for a picture) in which a face was found and analysed.
+    pub faces: usize,
+    /// Frames looked at.
+    pub frames: usize,
+    /// The mean face embedding (input to the fusion head).
+    pub embedding: Vec<f32>,
+}
+
+/// The face branch, ready to run: model and crop settings.
+#[derive(Debug)]
+pub struct FaceAnalyzer {
+    file: FaceModelFile,
+    net: FaceNet,
+}
+
+/// Extensions read as video (the face of every sampled frame is analysed).
+const VIDEO_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "3gp"];
+
+impl FaceAnalyzer {
+    /// Loads `<dir>/face.json` and `<dir>/face.safetensors`.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let (file, net) = FaceModelFile::load(&dir.as_ref().join("face"), &default_device())?;
+        Ok(Self { file, net })
+    }
+
+    /// Loads the model shipped in the crate's `models/`.
+    pub fn load_default() -> Result<Self> {
+        Self::load(default_models_dir())
+    }
+
+    /// The model's description (architecture, crop settings, emotions, provenance).
+    pub fn model(&self) -> &FaceModelFile {
+        &self.file
+    }
+
+    /// The emotions the model can output, in head order.
+    pub fn emotions(&self) -> &[Emotion] {
+        &self.file.emotions
+    }
+
+    /// Analyses a picture or a video file, finding the face with the detector.
+    pub fn analyze_file(&self, path: impl AsRef<Path>) -> Result<FaceAnalysis> {
+        self.analyze_file_among(path, FaceSource::Detect, None)
+    }
+
+    /// Analyses a picture (`source` says whether it is already a face crop) or a video (faces
+    /// always detected and followed, 5 frames per second), with the emotion argmax restricted
+    /// to `allowed` when given. [`Error::NoFace`] when no face is found.
+    pub fn analyze_file_among(
+        &self,
+        path: impl AsRef<Path>,
+        source: FaceSource,
+        allowed: Option<&[Emotion]>,
+    ) -> Result<FaceAnalysis> {
+        let path = path.as_ref();
+        let is_video = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if is_video {
+            let config = ClipConfig {
+                crop: self.file.crop.clone(),
+                ..ClipConfig::default()
+            };
+            let frames = video_face_crops(path, &config)?;
+            let crops: Vec<&FaceCrop> = frames.iter().filter_map(|f| f.crop.as_ref()).collect();
+            if crops.is_empty() {
+                return Err(Error::NoFace(format!(
+                    "{}: no face in {} sampled frames",
+                    path.display(),
+                    frames.len()
+                )));
+            }
+            let preds = predict_face_crops(&self.net, &crops, 64)?;
+            self.summarise(&preds, frames.len(), allowed)
+        } else {
+            let image = load_image(path)?;
+            self.analyze_image_among(&image, source, allowed)
+                .map_err(|e| match e {
+                    Error::NoFace(_) => Error::NoFace(path.display().to_string()),
+                    other => other,
+                })
+        }
+    }
+
+    /// Analyses one picture.
+    pub fn analyze_image_among(
+        &self,
+        image: &RgbImage,
+        source: FaceSource,
+        allowed: Option<&[Emotion]>,
+    ) -> Result<FaceAnalysis> {
+        let mut cropper = FaceCropper::for_source(source, self.file.crop.clone())?;
+        let crop = cropper
+            .crop(image)?
+            .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
+        let preds = predict_face_crops(&self.net, &[&crop], 1)?;
+        self.summarise(&preds, 1, allowed)
+    }
+
+    /// Mean probabilities and embedding over `preds`.
+    fn summarise(
+        &self,
+        preds: &[FacePrediction],
+        frames: usize,
+        allowed: Option<&[Emotion]>,
+    ) -> Result<FaceAnalysis> {
+        let n = preds.len() as f32;
+        let mean = |get: &dyn Fn(&FacePrediction) -> &[f32]| -> Vec<f32> {
+            let mut m = vec![0f32; get(&preds[0]).len()];
+            for p in preds {
+                m.iter_mut().zip(get(p)).for_each(|(a, b)| *a += b / n);
+            }
+            m
+        };
+        let gender = mean(&|p| &p.gender[..]);
+        let emotion = mean(&|p| &p.emotion[..]);
+        let probabilities = self
+            .file
+            .emotions
+            .iter()
+            .copied()
+            .zip(emotion.iter().copied())
+            .collect();
+        Ok(FaceAnalysis {
+            gender: GenderPrediction::from_probs([gender[0], gender[1]]),
+            emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
+            faces: preds.len(),
+            frames,
+            embedding: mean(&|p| &p.embedding[..]),
         })
     }
 }

@@ -154,20 +154,58 @@ pub fn predict_faces(
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(batch.max(1)) {
         let owned: Vec<RgbImage> = chunk.iter().map(|&i| i.clone()).collect();
-        let x = stack_crops(&owned, crop)?;
-        let o = net.forward_t(&x, false)?;
-        let g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?.to_vec2::<f32>()?;
-        let e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?.to_vec2::<f32>()?;
-        let emb = o.embedding.to_vec2::<f32>()?;
-        for ((g, e), emb) in g.into_iter().zip(e).zip(emb) {
-            out.push(FacePrediction {
-                gender: [g[0], g[1]],
-                emotion: e,
-                embedding: emb,
-            });
-        }
+        out.extend(predict_tensor(net, &stack_crops(&owned, crop)?)?);
     }
     Ok(out)
+}
+
+/// Runs `net` on already normalised crops (as the vision front end's
+/// [`FaceCrop`](crate::vision::FaceCrop)s come), in batches of `batch`. Every crop must have
+/// the network's channel count and one common size.
+pub fn predict_face_crops(
+    net: &FaceNet,
+    crops: &[&crate::vision::FaceCrop],
+    batch: usize,
+) -> Result<Vec<FacePrediction>> {
+    let mut out = Vec::with_capacity(crops.len());
+    for chunk in crops.chunks(batch.max(1)) {
+        let shape = chunk[0].shape();
+        if chunk.iter().any(|c| c.shape() != shape) {
+            return Err(Error::InvalidConfig(
+                "face crops of one batch must share a shape".into(),
+            ));
+        }
+        let mut data = Vec::with_capacity(chunk.len() * shape.iter().product::<usize>());
+        for c in chunk {
+            if c.data.iter().any(|v| !v.is_finite()) {
+                return Err(Error::NonFinite);
+            }
+            data.extend_from_slice(&c.data);
+        }
+        let x = Tensor::from_vec(
+            data,
+            (chunk.len(), shape[0], shape[1], shape[2]),
+            &Device::Cpu,
+        )?;
+        out.extend(predict_tensor(net, &x)?);
+    }
+    Ok(out)
+}
+
+fn predict_tensor(net: &FaceNet, x: &Tensor) -> Result<Vec<FacePrediction>> {
+    let o = net.forward_t(x, false)?;
+    let g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?.to_vec2::<f32>()?;
+    let e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?.to_vec2::<f32>()?;
+    let emb = o.embedding.to_vec2::<f32>()?;
+    Ok(g.into_iter()
+        .zip(e)
+        .zip(emb)
+        .map(|((g, e), emb)| FacePrediction {
+            gender: [g[0], g[1]],
+            emotion: e,
+            embedding: emb,
+        })
+        .collect())
 }
 
 /// Scores predictions against the labels each example carries.

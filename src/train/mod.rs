@@ -28,8 +28,8 @@ pub mod voice;
 pub use augment::AudioAugmentConfig;
 pub use crossval::{cross_validate_voice, VoiceCrossValidation, VoiceFoldResult};
 pub use face::{
-    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces, train_face,
-    FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+    face_validation_metrics, fairface_examples, ferplus_examples, predict_face_crops,
+    predict_faces, train_face, FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
 };
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};

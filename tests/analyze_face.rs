@@ -1,0 +1,95 @@
+//! The face analyser's contract on a small untrained model: probabilities that sum to one,
+//! pictures taken as crops or searched for a face, videos averaged over the frames with a
+//! face, and a typed error (never a guess) when there is no face.
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use facevox::analyze::{FaceAnalyzer, FaceSource};
+use facevox::labels::{Emotion, FACE_EMOTIONS};
+use facevox::model::{init_weights, FaceConfig, FaceModelFile, FaceNet};
+use facevox::vision::{CropConfig, RgbImage};
+use facevox::Error;
+
+fn model_dir(tag: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("facevox-analyze-face-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let varmap = VarMap::new();
+    let cfg = FaceConfig::tiny();
+    FaceNet::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    init_weights(&varmap, 3).unwrap();
+    FaceModelFile {
+        format: 1,
+        model: cfg,
+        crop: CropConfig::gray(24),
+        emotions: FACE_EMOTIONS.to_vec(),
+        provenance: serde_json::json!({"test": "untrained"}),
+    }
+    .save(&varmap, &dir.join("face"))
+    .unwrap();
+    dir
+}
+
+#[test]
+fn pictures_videos_and_missing_faces() {
+    let dir = model_dir("a");
+    let analyzer = FaceAnalyzer::load(&dir).unwrap();
+    assert_eq!(analyzer.emotions(), &FACE_EMOTIONS);
+
+    // A picture taken as a face crop: one face, distributions that sum to one.
+    let picture = RgbImage::from_fn(60, 50, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+    });
+    let r = analyzer
+        .analyze_image_among(&picture, FaceSource::Precropped, None)
+        .unwrap();
+    assert_eq!((r.faces, r.frames), (1, 1));
+    let total: f32 = r.emotion.probabilities.iter().map(|p| p.1).sum();
+    assert!((total - 1.0).abs() < 1e-4);
+    assert!((0.0..=1.0).contains(&r.gender.p_female));
+    assert_eq!(r.embedding.len(), FaceConfig::tiny().embedding);
+    // Restricting the argmax keeps the distribution but picks among the allowed labels.
+    let only = [Emotion::Sad, Emotion::Angry];
+    let r2 = analyzer
+        .analyze_image_among(&picture, FaceSource::Precropped, Some(&only))
+        .unwrap();
+    assert!(only.contains(&r2.emotion.label));
+    assert_eq!(r2.emotion.probabilities, r.emotion.probabilities);
+
+    // Detection on a blank picture finds nothing: a typed error.
+    let blank = RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
+    assert!(matches!(
+        analyzer.analyze_image_among(&blank, FaceSource::Detect, None),
+        Err(Error::NoFace(_))
+    ));
+    let path = dir.join("blank.png");
+    blank.save(&path).unwrap();
+    assert!(matches!(
+        analyzer.analyze_file(&path),
+        Err(Error::NoFace(_))
+    ));
+
+    // The shipped clip: faces followed through the sampled frames and averaged.
+    let clip = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/01-01-07-02-02-01-01.mp4"
+    );
+    let v = analyzer.analyze_file(clip).unwrap();
+    assert!(
+        v.frames >= 15 && v.faces >= v.frames * 3 / 4,
+        "{} of {}",
+        v.faces,
+        v.frames
+    );
+    let total: f32 = v.emotion.probabilities.iter().map(|p| p.1).sum();
+    assert!((total - 1.0).abs() < 1e-4);
+
+    // Unreadable input and a missing model are errors too.
+    assert!(analyzer.analyze_file(dir.join("missing.png")).is_err());
+    assert!(FaceAnalyzer::load(dir.join("nowhere")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
