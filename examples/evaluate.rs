@@ -89,7 +89,7 @@ enum FaceInput {
 
 /// The loaded branch a run evaluates.
 enum Branch {
-    Voice(VoiceAnalyzer),
+    Voice(Box<VoiceAnalyzer>),
     Face(FaceAnalyzer, FaceSource),
 }
 
@@ -203,7 +203,7 @@ fn fmt(v: Option<f64>) -> String {
 fn run(args: &Args) -> Result<Report, Box<dyn std::error::Error>> {
     let dir = args.models.clone().unwrap_or_else(default_models_dir);
     let branch = match args.mode {
-        Mode::Voice => Branch::Voice(VoiceAnalyzer::load(&dir)?),
+        Mode::Voice => Branch::Voice(Box::new(VoiceAnalyzer::load(&dir)?)),
         Mode::Face => Branch::Face(
             FaceAnalyzer::load(&dir).map_err(|e| {
                 format!(
