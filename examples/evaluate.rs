@@ -90,7 +90,7 @@ enum FaceInput {
 /// The loaded branch a run evaluates.
 enum Branch {
     Voice(Box<VoiceAnalyzer>),
-    Face(FaceAnalyzer, FaceSource),
+    Face(Box<FaceAnalyzer>, FaceSource),
 }
 
 impl Branch {
@@ -205,12 +205,12 @@ fn run(args: &Args) -> Result<Report, Box<dyn std::error::Error>> {
     let branch = match args.mode {
         Mode::Voice => Branch::Voice(Box::new(VoiceAnalyzer::load(&dir)?)),
         Mode::Face => Branch::Face(
-            FaceAnalyzer::load(&dir).map_err(|e| {
+            Box::new(FaceAnalyzer::load(&dir).map_err(|e| {
                 format!(
                     "--mode face needs face.json + face.safetensors in {}: {e}",
                     dir.display()
                 )
-            })?,
+            })?),
             match args.face_input {
                 FaceInput::Detect => FaceSource::Detect,
                 FaceInput::Crop => FaceSource::Precropped,
