@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::csv_error;
 use crate::labels::{Emotion, Gender, FACE_EMOTIONS, FERPLUS_COLUMNS};
 use crate::{Error, Result};
 
@@ -219,13 +220,6 @@ pub fn stratified_fairface_split(
         }
     }
     (tr, va)
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::InvalidConfig(format!("{}: malformed CSV: {other:?}", path.display())),
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::csv_error;
 use super::Sample;
 use crate::labels::{Emotion, Gender};
 use crate::{Error, Result};
@@ -101,13 +102,6 @@ pub fn write_manifest(path: impl AsRef<Path>, samples: &[Sample]) -> Result<()> 
         .map_err(|e| csv_error(path, e))?;
     }
     w.flush().map_err(|e| Error::io(path, e))
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::InvalidConfig(format!("{}: malformed CSV: {other:?}", path.display())),
-    }
 }
 
 #[cfg(test)]

@@ -72,3 +72,11 @@ pub(crate) fn files_with_extensions(dir: &Path, extensions: &[&str]) -> Result<V
 pub const VOICE_EXTENSIONS: [&str; 9] = [
     "wav", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "mov",
 ];
+
+/// A CSV error as a facevox error naming the file.
+pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, io),
+        other => Error::InvalidConfig(format!("{}: malformed CSV: {other:?}", path.display())),
+    }
+}

@@ -199,8 +199,8 @@ mod tests {
 
     #[test]
     #[allow(clippy::needless_range_loop)] // index-style mirrors the convolution formula
-    fn im2col_conv_matches_the_definition_and_its_gradient_matches_finite_differences() {
-        use candle_core::{Module, Var};
+    fn conv_layer_matches_the_definition() {
+        use candle_core::Module;
         let dev = Device::Cpu;
         let mut rng = SeededRng::new(11);
         let mut randn = |shape: (usize, usize, usize)| {
@@ -215,9 +215,9 @@ mod tests {
         let (b, c_in, c_out, t, k, dil) = (3, 4, 5, 11, 3, 2);
         let pad = dil * (k / 2);
         let x = randn((b, c_in, t));
-        let w = Var::from_tensor(&randn((c_out, c_in, k))).unwrap();
+        let w = randn((c_out, c_in, k));
         let conv = Conv1dIm2col {
-            weight: w.as_tensor().clone(),
+            weight: w.clone(),
             padding: pad,
             dilation: dil,
         };
@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(y.dims(), &[b, c_out, t]);
         // Against the definition y[b,o,τ] = Σ_c Σ_j w[o,c,j] · x[b,c,τ + j·dil − pad].
         let xv = x.to_vec3::<f32>().unwrap();
-        let wv = w.as_tensor().to_vec3::<f32>().unwrap();
+        let wv = w.to_vec3::<f32>().unwrap();
         let yv = y.to_vec3::<f32>().unwrap();
         for bi in 0..b {
             for o in 0..c_out {
@@ -243,44 +243,7 @@ mod tests {
                 }
             }
         }
-        // The loss Σ y·r is linear in w, so a finite difference of 1 is exact up to rounding.
-        let r = randn((b, c_out, t));
-        let loss = |wt: &Tensor| {
-            let c = Conv1dIm2col {
-                weight: wt.clone(),
-                padding: pad,
-                dilation: dil,
-            };
-            c.forward(&x).unwrap().mul(&r).unwrap().sum_all().unwrap()
-        };
-        let grads = loss(w.as_tensor()).backward().unwrap();
-        let g = grads
-            .get(w.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let base: f32 = loss(w.as_tensor()).to_scalar().unwrap();
-        let flat = w
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        for idx in 0..flat.len() {
-            let mut p = flat.clone();
-            p[idx] += 1.0;
-            let lp: f32 = loss(&Tensor::from_vec(p, (c_out, c_in, k), &dev).unwrap())
-                .to_scalar()
-                .unwrap();
-            assert!(
-                (lp - base - g[idx]).abs() < 1e-2,
-                "weight {idx}: {} vs {}",
-                lp - base,
-                g[idx]
-            );
-        }
+        // Gradients: finite-difference checks in conv.rs (1-D geometries included).
     }
 
     #[test]

@@ -285,12 +285,14 @@ fn gemm_rm(
     }
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// The f32 values of a contiguous CPU tensor argument of a custom op (`what` names it in the
+/// error otherwise).
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
-        bail!("facevox conv: {what} must be f32, got {:?}", s.dtype());
+        bail!("facevox op: {what} must be f32, got {:?}", s.dtype());
     };
     let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("facevox conv: {what} must be contiguous");
+        bail!("facevox op: {what} must be contiguous");
     };
     Ok(&v[a..b])
 }

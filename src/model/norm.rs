@@ -14,10 +14,11 @@
 //! update (momentum 0.1, unbiased variance) and evaluation (`(x − μ_run)/√(σ²_run + ε)·γ + β`)
 //! are those of candle-nn and PyTorch, so models saved with either load unchanged.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, Var};
 use candle_nn::{Init, ModuleT, VarBuilder};
 use rayon::prelude::*;
+
+use super::conv::f32_slice;
 
 /// Momentum of the running statistics (PyTorch's default).
 const MOMENTUM: f64 = 0.1;
@@ -170,16 +171,6 @@ impl ModuleT for BatchNorm {
     }
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        bail!("batch-norm: {what} must be f32, got {:?}", s.dtype());
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        bail!("batch-norm: {what} must be contiguous");
-    };
-    Ok(&v[a..b])
-}
-
 /// `(x (B,C,L), affine (2,C) = [γ; β], stats (2,C) = [μ; 1/σ]) → y`.
 struct BnOp {
     relu: bool,
@@ -200,9 +191,9 @@ impl CustomOp3 for BnOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = slice(s1, l1, "input")?;
-        let aff = slice(s2, l2, "affine")?;
-        let st = slice(s3, l3, "stats")?;
+        let x = f32_slice(s1, l1, "input")?;
+        let aff = f32_slice(s2, l2, "affine")?;
+        let st = f32_slice(s3, l3, "stats")?;
         let (_, c, l) = l1.shape().dims3()?;
         // y = a·x + s per channel.
         let a: Vec<f32> = (0..c).map(|ch| aff[ch] * st[c + ch]).collect();
@@ -273,9 +264,9 @@ impl CustomOp3 for BnGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = slice(s1, l1, "input")?;
-        let g = slice(s2, l2, "gradient")?;
-        let y = slice(s3, l3, "output")?;
+        let x = f32_slice(s1, l1, "input")?;
+        let g = f32_slice(s2, l2, "gradient")?;
+        let y = f32_slice(s3, l3, "output")?;
         let (b, c, l) = l1.shape().dims3()?;
         // The incoming gradient with the ReLU mask applied.
         let mut gm = vec![0f32; g.len()];

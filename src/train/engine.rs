@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::augment::{mixup, AudioAugmentConfig};
-use super::loss::masked_soft_cross_entropy;
+use super::loss::{balanced_class_weights, masked_soft_cross_entropy};
 use super::optim::OptimizerConfig;
 use super::optim::{add_l1_penalty, clip_grad_norm, Optimizer};
 use super::schedule::LrSchedule;
@@ -225,6 +225,90 @@ impl BatchTargets {
     }
 }
 
+/// Probabilities for one example (a clip or a face).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// `[P(male), P(female)]`.
+    pub gender: [f32; 2],
+    /// Emotion probabilities in head order.
+    pub emotion: Vec<f32>,
+    /// The embedding.
+    pub embedding: Vec<f32>,
+}
+
+impl<A> TrainConfig<A> {
+    /// What every branch checks: the optimiser, positive epochs and batch size, and a model
+    /// with as many emotion outputs (`outputs`) as the config lists emotions (`listed`).
+    pub(crate) fn validate_common(&self, outputs: usize, listed: usize) -> Result<()> {
+        self.optimizer.validate()?;
+        if outputs != listed {
+            return Err(Error::InvalidConfig(format!(
+                "model has {outputs} emotion outputs but {listed} emotions are listed"
+            )));
+        }
+        if self.batch_size == 0 || self.epochs == 0 {
+            return Err(Error::InvalidConfig(
+                "epochs and batch_size must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Loss weights per class of the gender and emotion heads from the training labels (gender
+/// index, emotion index of each example): inverse frequency when `balance`, else 1. An error
+/// when no example has a label either head can learn.
+pub(crate) fn head_class_weights(
+    labels: impl Iterator<Item = (Option<usize>, Option<usize>)>,
+    n_emotions: usize,
+    balance: bool,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let mut gender_counts = [0usize; 2];
+    let mut emotion_counts = vec![0usize; n_emotions];
+    for (g, e) in labels {
+        if let Some(g) = g {
+            gender_counts[g] += 1;
+        }
+        if let Some(e) = e {
+            emotion_counts[e] += 1;
+        }
+    }
+    if gender_counts.iter().sum::<usize>() + emotion_counts.iter().sum::<usize>() == 0 {
+        return Err(Error::InvalidConfig(
+            "no training example has a label the model can learn".into(),
+        ));
+    }
+    Ok(if balance {
+        (
+            balanced_class_weights(&gender_counts),
+            balanced_class_weights(&emotion_counts),
+        )
+    } else {
+        (vec![1.0; 2], vec![1.0; n_emotions])
+    })
+}
+
+/// Scores `preds` against the labels (gender index, emotion index) of each example; only the
+/// examples carrying a label count for its head.
+pub(crate) fn score_predictions(
+    labels: impl Iterator<Item = (Option<usize>, Option<usize>)>,
+    preds: &[Prediction],
+    emotion_names: &[String],
+) -> Result<ValidationMetrics> {
+    let (mut gt, mut gp, mut et, mut ep) = (vec![], vec![], vec![], vec![]);
+    for ((g, e), p) in labels.zip(preds) {
+        if let Some(g) = g {
+            gt.push(g);
+            gp.push(argmax(&p.gender));
+        }
+        if let Some(e) = e {
+            et.push(e);
+            ep.push(argmax(&p.emotion));
+        }
+    }
+    score_pairs(preds.len(), (&gt, &gp), (&et, &ep), emotion_names)
+}
+
 /// A two-headed network the loop can train: gender and emotion logits for a batch.
 pub(crate) trait TwoHeads {
     fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)>;
@@ -246,7 +330,7 @@ impl TwoHeads for crate::model::FaceNet {
 
 /// Scores (truth, prediction) pairs: gender pairs over `male`/`female`, emotion pairs over
 /// `emotion_names`; either may be empty.
-pub(crate) fn score_pairs(
+fn score_pairs(
     n: usize,
     gender: (&[usize], &[usize]),
     emotion: (&[usize], &[usize]),

@@ -15,8 +15,11 @@ use candle_nn::{VarBuilder, VarMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::engine::{argmax, fit, score_pairs, BatchTargets, TrainConfig, TrainOutcome};
-use super::loss::{balanced_class_weights, smoothed_one_hot};
+use super::engine::{
+    argmax, fit, head_class_weights, score_predictions, BatchTargets, Prediction, TrainConfig,
+    TrainOutcome,
+};
+use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
 use crate::data::{FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
@@ -83,7 +86,6 @@ impl FaceTrainingConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         self.crop.validate()?;
-        self.train.optimizer.validate()?;
         self.train.augment.validate()?;
         if self.crop.color.channels() != self.model.in_channels {
             return Err(Error::InvalidConfig(format!(
@@ -100,32 +102,13 @@ impl FaceTrainingConfig {
                 self.model.stages.len()
             )));
         }
-        if self.model.n_emotions != self.emotions.len() {
-            return Err(Error::InvalidConfig(format!(
-                "model has {} emotion outputs but {} emotions are listed",
-                self.model.n_emotions,
-                self.emotions.len()
-            )));
-        }
-        if self.train.batch_size == 0 || self.train.epochs == 0 {
-            return Err(Error::InvalidConfig(
-                "epochs and batch_size must be positive".into(),
-            ));
-        }
-        Ok(())
+        self.train
+            .validate_common(self.model.n_emotions, self.emotions.len())
     }
 }
 
 /// Probabilities for one face.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FacePrediction {
-    /// `[P(male), P(female)]`.
-    pub gender: [f32; 2],
-    /// Emotion probabilities in head order.
-    pub emotion: Vec<f32>,
-    /// The embedding.
-    pub embedding: Vec<f32>,
-}
+pub type FacePrediction = Prediction;
 
 /// Normalises `images` with `crop` into one `(B, C, S, S)` tensor.
 fn stack_crops(images: &[RgbImage], crop: &CropConfig) -> Result<Tensor> {
@@ -214,19 +197,14 @@ pub fn face_validation_metrics(
     preds: &[FacePrediction],
     emotions: &[Emotion],
 ) -> Result<ValidationMetrics> {
-    let (mut gt, mut gp, mut et, mut ep) = (vec![], vec![], vec![], vec![]);
-    for (ex, p) in examples.iter().zip(preds) {
-        if let Some(g) = ex.gender {
-            gt.push(g as usize);
-            gp.push(argmax(&p.gender));
-        }
-        if let Some(i) = ex.emotion.and_then(|e| position(emotions, e)) {
-            et.push(i);
-            ep.push(argmax(&p.emotion));
-        }
-    }
+    let labels = examples.iter().map(|ex| {
+        (
+            ex.gender.map(|g| g as usize),
+            ex.emotion.and_then(|e| position(emotions, e)),
+        )
+    });
     let names: Vec<String> = emotions.iter().map(|e| e.to_string()).collect();
-    score_pairs(examples.len(), (&gt, &gp), (&et, &ep), &names)
+    score_predictions(labels, preds, &names)
 }
 
 /// Trains a face model on `train`, scoring `val` (may be empty) after every epoch, with a
@@ -272,29 +250,13 @@ pub fn train_face(
         )));
     }
     let emotion_index = |e: Option<Emotion>| e.and_then(|e| position(emotions, e));
-    let mut gender_counts = [0usize; 2];
-    let mut emotion_counts = vec![0usize; n_emotions];
-    for ex in train {
-        if let Some(g) = ex.gender {
-            gender_counts[g as usize] += 1;
-        }
-        if let Some(i) = emotion_index(ex.emotion) {
-            emotion_counts[i] += 1;
-        }
-    }
-    if gender_counts.iter().sum::<usize>() + emotion_counts.iter().sum::<usize>() == 0 {
-        return Err(Error::InvalidConfig(
-            "no training example has a label the model can learn".into(),
-        ));
-    }
-    let (gender_cw, emotion_cw) = if t.class_balance {
-        (
-            balanced_class_weights(&gender_counts),
-            balanced_class_weights(&emotion_counts),
-        )
-    } else {
-        (vec![1.0; 2], vec![1.0; n_emotions])
-    };
+    let (gender_cw, emotion_cw) = head_class_weights(
+        train
+            .iter()
+            .map(|ex| (ex.gender.map(|g| g as usize), emotion_index(ex.emotion))),
+        n_emotions,
+        t.class_balance,
+    )?;
     let augmenter = Augmenter::new(t.augment.clone())?;
 
     let varmap = VarMap::new();

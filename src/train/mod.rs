@@ -27,6 +27,7 @@ pub mod voice;
 
 pub use augment::AudioAugmentConfig;
 pub use crossval::{cross_validate_voice, VoiceCrossValidation, VoiceFoldResult};
+pub use engine::Prediction;
 pub use face::{
     face_validation_metrics, fairface_examples, ferplus_examples, predict_face_crops,
     predict_faces, train_face, FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::{augment_example, crop};
 pub(crate) use super::engine::argmax;
-use super::engine::{fit, score_pairs, BatchTargets};
+use super::engine::{fit, head_class_weights, score_predictions, BatchTargets, Prediction};
 pub use super::engine::{EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics};
-use super::loss::{balanced_class_weights, smoothed_one_hot};
+use super::loss::smoothed_one_hot;
 use crate::audio::{LogMel, MelConfig};
 use crate::labels::{Emotion, Gender};
 use crate::model::{init_weights, VoiceConfig, VoiceNet, DTYPE};
@@ -65,7 +65,6 @@ impl VoiceTrainingConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         self.mel.validate()?;
-        self.train.optimizer.validate()?;
         if self.mel.normalize {
             return Err(Error::InvalidConfig(
                 "set mel.normalize to false: the model normalises its input itself \
@@ -79,32 +78,13 @@ impl VoiceTrainingConfig {
                 self.model.n_mels, self.mel.n_mels
             )));
         }
-        if self.model.n_emotions != self.emotions.len() {
-            return Err(Error::InvalidConfig(format!(
-                "model has {} emotion outputs but {} emotions are listed",
-                self.model.n_emotions,
-                self.emotions.len()
-            )));
-        }
-        if self.train.batch_size == 0 || self.train.epochs == 0 {
-            return Err(Error::InvalidConfig(
-                "epochs and batch_size must be positive".into(),
-            ));
-        }
-        Ok(())
+        self.train
+            .validate_common(self.model.n_emotions, self.emotions.len())
     }
 }
 
 /// Probabilities for one clip.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VoicePrediction {
-    /// `[P(male), P(female)]`.
-    pub gender: [f32; 2],
-    /// Emotion probabilities in head order.
-    pub emotion: Vec<f32>,
-    /// The embedding.
-    pub embedding: Vec<f32>,
-}
+pub type VoicePrediction = Prediction;
 
 /// Runs `net` on each un-normalised log-mel (whole clip, batch of one so no clip is cut or
 /// padded), after the model's [`InputNorm`](crate::model::InputNorm).
@@ -144,22 +124,15 @@ pub fn validation_metrics(
     preds: &[VoicePrediction],
     emotions: &[Emotion],
 ) -> Result<ValidationMetrics> {
-    let (mut gt, mut gp, mut et, mut ep) = (vec![], vec![], vec![], vec![]);
-    for (ex, p) in examples.iter().zip(preds) {
-        if let Some(g) = ex.gender {
-            gt.push(g as usize);
-            gp.push(argmax(&p.gender));
-        }
-        if let Some(i) = ex
-            .emotion
-            .and_then(|e| emotions.iter().position(|&x| x == e))
-        {
-            et.push(i);
-            ep.push(argmax(&p.emotion));
-        }
-    }
+    let labels = examples.iter().map(|ex| {
+        (
+            ex.gender.map(|g| g as usize),
+            ex.emotion
+                .and_then(|e| emotions.iter().position(|&x| x == e)),
+        )
+    });
     let names: Vec<String> = emotions.iter().map(|e| e.to_string()).collect();
-    score_pairs(examples.len(), (&gt, &gp), (&et, &ep), &names)
+    score_predictions(labels, preds, &names)
 }
 
 /// Trains a voice model on `train`, scoring `val` (may be empty) after every epoch, and
@@ -191,29 +164,14 @@ pub fn train_voice(
     }
     let emotions = &cfg.emotions;
     let emotion_index = |e: Option<Emotion>| e.and_then(|e| emotions.iter().position(|&x| x == e));
-    let mut gender_counts = [0usize; 2];
-    let mut emotion_counts = vec![0usize; emotions.len()];
-    for ex in train {
-        if let Some(g) = ex.gender {
-            gender_counts[g as usize] += 1;
-        }
-        if let Some(i) = emotion_index(ex.emotion) {
-            emotion_counts[i] += 1;
-        }
-    }
-    if gender_counts.iter().sum::<usize>() + emotion_counts.iter().sum::<usize>() == 0 {
-        return Err(Error::InvalidConfig(
-            "no training example has a label the model can learn".into(),
-        ));
-    }
-    let (gender_cw, emotion_cw) = if t.class_balance {
-        (
-            balanced_class_weights(&gender_counts),
-            balanced_class_weights(&emotion_counts),
-        )
-    } else {
-        (vec![1.0; 2], vec![1.0; emotions.len()])
-    };
+    let (gender_cw, emotion_cw) = head_class_weights(
+        train
+            .iter()
+            .map(|ex| (ex.gender.map(|g| g as usize), emotion_index(ex.emotion))),
+        emotions.len(),
+        t.class_balance,
+    )?;
+
     let device = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DTYPE, &device);
