@@ -282,28 +282,14 @@ pub fn precropped_face_image(image: &RgbImage, config: &CropConfig) -> Result<Rg
 /// Turns a picture into a normalised tensor: centre square, resized to `config.size` if needed,
 /// grey or RGB, `(value / 255 - mean) / std`.
 pub fn normalize_face(image: &RgbImage, config: &CropConfig) -> Result<FaceCrop> {
-    config.validate()?;
-    let (w, h) = image.dimensions();
-    if w == 0 || h == 0 {
-        return Err(Error::ImageTooSmall {
-            width: w,
-            height: h,
-        });
-    }
-    let side = w.min(h);
     let square;
-    let mut img = image;
-    if w != h {
-        square =
-            image::imageops::crop_imm(image, (w - side) / 2, (h - side) / 2, side, side).to_image();
-        img = &square;
-    }
-    let resized;
-    if side != config.size {
-        resized =
-            image::imageops::resize(img, config.size, config.size, config.filter.filter_type());
-        img = &resized;
-    }
+    let img = if image.width() == config.size && image.height() == config.size {
+        config.validate()?;
+        image
+    } else {
+        square = precropped_face_image(image, config)?;
+        &square
+    };
     let c = config.color.channels();
     let mean = CropConfig::per_channel(&config.mean, c);
     let std = CropConfig::per_channel(&config.std, c);
