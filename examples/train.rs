@@ -22,7 +22,9 @@ use facevox::data::{
 };
 use facevox::eval::{plot_confusion_matrix, plot_roc_curve, to_json_pretty};
 use facevox::model::VoiceModelFile;
-use facevox::train::{cross_validate_voice, train_voice, VoiceExample, VoiceTrainingConfig};
+use facevox::train::{
+    cross_validate_voice, train_voice_members, VoiceExample, VoiceTrainingConfig,
+};
 
 // Training allocates and frees activation-sized buffers every step; mimalloc keeps them in
 // process instead of handing pages back to the kernel and faulting them in again (measured on
@@ -226,15 +228,22 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    eprintln!("training the final model on all {} clips", examples.len());
-    let outcome = train_voice(
+    eprintln!(
+        "training the final model ({} member{}) on all {} clips",
+        cfg.members,
+        if cfg.members == 1 { "" } else { "s" },
+        examples.len()
+    );
+    let outcomes = train_voice_members(
         &cfg,
         &examples,
         &[],
         Some(&args.out.join("train_log.jsonl")),
     )?;
+    let outcome = &outcomes[0];
     let file = VoiceModelFile {
         format: 1,
+        members: cfg.members,
         model: cfg.model.clone(),
         mel: cfg.mel.clone(),
         emotions: cfg.emotions.clone(),
@@ -247,7 +256,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "final_loss": outcome.history.last().map(|h| h.loss),
         }),
     };
-    file.save(&outcome.varmap, &args.out.join("voice"))?;
+    let varmaps: Vec<_> = outcomes.iter().map(|o| o.varmap.clone()).collect();
+    file.save_members(&varmaps, &args.out.join("voice"))?;
     eprintln!("saved {}", args.out.join("voice.safetensors").display());
     Ok(())
 }

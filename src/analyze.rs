@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
 use crate::model::{default_device, FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
-use crate::train::{predict_face_crops, predict_voice, FacePrediction};
+use crate::train::{predict_face_crops, predict_voice_members, FacePrediction};
 use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
@@ -109,7 +109,7 @@ pub struct VoiceAnalysis {
 #[derive(Debug)]
 pub struct VoiceAnalyzer {
     file: VoiceModelFile,
-    net: VoiceNet,
+    nets: Vec<VoiceNet>,
     extractor: MelExtractor,
     decode: DecodeOptions,
 }
@@ -117,11 +117,12 @@ pub struct VoiceAnalyzer {
 impl VoiceAnalyzer {
     /// Loads `<dir>/voice.json` and `<dir>/voice.safetensors`.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let (file, net) = VoiceModelFile::load(&dir.as_ref().join("voice"), &default_device())?;
+        let (file, nets) =
+            VoiceModelFile::load_members(&dir.as_ref().join("voice"), &default_device())?;
         let extractor = MelExtractor::new(file.mel.clone())?;
         Ok(Self {
             file,
-            net,
+            nets,
             extractor,
             decode: DecodeOptions::default(),
         })
@@ -162,7 +163,7 @@ impl VoiceAnalyzer {
     ) -> Result<VoiceAnalysis> {
         let clip = clip.resampled(self.file.mel.sample_rate)?;
         let mel = self.extractor.compute(&clip)?;
-        let pred = predict_voice(&self.net, &[&mel])?.remove(0);
+        let pred = predict_voice_members(&self.nets, &[&mel])?.remove(0);
         let probabilities = self
             .file
             .emotions

@@ -33,6 +33,7 @@ fn tiny_model(dir: &Path) -> VoiceTrainingConfig {
             ..TrainConfig::default()
         },
         emotions: RAVDESS_EMOTIONS.to_vec(),
+        members: 1,
     };
     let mut rng = SeededRng::new(5);
     let examples: Vec<VoiceExample> = (0..16)
@@ -54,6 +55,7 @@ fn tiny_model(dir: &Path) -> VoiceTrainingConfig {
     let out = train_voice(&cfg, &examples, &[], None).unwrap();
     VoiceModelFile {
         format: 1,
+        members: 1,
         model: cfg.model.clone(),
         mel: cfg.mel.clone(),
         emotions: cfg.emotions.clone(),

@@ -82,6 +82,7 @@ fn config(epochs: usize) -> VoiceTrainingConfig {
             ..TrainConfig::default()
         },
         emotions: RAVDESS_EMOTIONS.to_vec(),
+        members: 1,
     }
 }
 
@@ -251,4 +252,36 @@ fn weight_averaging_is_the_returned_model_and_still_learns() {
         .filter(|(e, p)| RAVDESS_EMOTIONS[argmax(&p.emotion)] == e.emotion.unwrap())
         .count();
     assert!(hits >= 24, "emotion {hits}/48 with averaged weights");
+}
+
+#[test]
+fn members_are_seeded_apart_and_their_probabilities_averaged() {
+    let train = synthetic(48, 8, true, true);
+    let mut cfg = config(2);
+    cfg.members = 2;
+    let members = facevox::train::train_voice_members(&cfg, &train, &[], None).unwrap();
+    assert_eq!(members.len(), 2);
+    // Member 0 is the single-model run; member 1 is seeded differently.
+    let single = train_voice(&config(2), &train, &[], None).unwrap();
+    assert_eq!(
+        head_weights(&members[0], "emotion_head.weight"),
+        head_weights(&single, "emotion_head.weight")
+    );
+    assert_ne!(
+        head_weights(&members[0], "emotion_head.weight"),
+        head_weights(&members[1], "emotion_head.weight")
+    );
+    let test = synthetic(8, 9, true, true);
+    let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
+    let a = predict_voice(&members[0].net, &mels).unwrap();
+    let b = predict_voice(&members[1].net, &mels).unwrap();
+    let nets = [members[0].net.clone(), members[1].net.clone()];
+    let avg = facevox::train::predict_voice_members(&nets, &mels).unwrap();
+    for ((a, b), m) in a.iter().zip(&b).zip(&avg) {
+        for k in 0..8 {
+            assert!((m.emotion[k] - (a.emotion[k] + b.emotion[k]) / 2.0).abs() < 1e-6);
+        }
+        assert!((m.gender[1] - (a.gender[1] + b.gender[1]) / 2.0).abs() < 1e-6);
+        assert_eq!(m.embedding, a.embedding);
+    }
 }

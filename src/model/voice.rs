@@ -234,22 +234,73 @@ pub struct VoiceModelFile {
     pub mel: MelConfig,
     /// Emotion classes in head order.
     pub emotions: Vec<Emotion>,
+    /// Networks in the file (an ensemble of independently seeded members whose probabilities
+    /// are averaged when above 1; their weights are prefixed `member{i}.`).
+    #[serde(default = "one")]
+    pub members: usize,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl VoiceModelFile {
     /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
     pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
+        if self.members != 1 {
+            return Err(Error::InvalidConfig(
+                "an ensemble file is saved with save_members".into(),
+            ));
+        }
         super::save_model(self, varmap, stem)
     }
 
-    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network.
+    /// Saves the members' weights (`member{i}.` prefixes) into one file; `members` must equal
+    /// `varmaps.len()`. One member is saved without a prefix, as [`save`](Self::save) does.
+    pub fn save_members(&self, varmaps: &[VarMap], stem: &Path) -> Result<()> {
+        if self.members != varmaps.len() || varmaps.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "the file says {} members but {} weight sets were given",
+                self.members,
+                varmaps.len()
+            )));
+        }
+        if varmaps.len() == 1 {
+            return self.save(&varmaps[0], stem);
+        }
+        let merged = VarMap::new();
+        {
+            let mut out = merged.data().lock().expect("varmap lock");
+            for (i, vm) in varmaps.iter().enumerate() {
+                for (name, var) in vm.data().lock().expect("varmap lock").iter() {
+                    out.insert(format!("member{i}.{name}"), var.clone());
+                }
+            }
+        }
+        super::save_model(self, &merged, stem)
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network (the first member of
+    /// an ensemble).
     pub fn load(stem: &Path, device: &Device) -> Result<(Self, VoiceNet)> {
+        let (file, mut nets) = Self::load_members(stem, device)?;
+        Ok((file, nets.swap_remove(0)))
+    }
+
+    /// Loads every member network of the file.
+    pub fn load_members(stem: &Path, device: &Device) -> Result<(Self, Vec<VoiceNet>)> {
         let (file, vb): (Self, _) = super::load_model(stem, device)?;
-        let net = VoiceNet::new(&file.model, vb)?;
-        Ok((file, net))
+        let nets = match file.members {
+            0 => return Err(Error::InvalidConfig("a model file with 0 members".into())),
+            1 => vec![VoiceNet::new(&file.model, vb)?],
+            n => (0..n)
+                .map(|i| VoiceNet::new(&file.model, vb.pp(format!("member{i}"))))
+                .collect::<Result<_>>()?,
+        };
+        Ok((file, nets))
     }
 }
 
@@ -284,6 +335,7 @@ mod tests {
         let stem = dir.join("voice");
         let file = VoiceModelFile {
             format: 1,
+            members: 1,
             model: cfg.clone(),
             mel: MelConfig {
                 n_mels: 16,
@@ -310,6 +362,48 @@ mod tests {
             .unwrap();
         assert_eq!(a, b);
         assert!(VoiceModelFile::load(&dir.join("missing"), &dev).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ensemble_members_round_trip() {
+        let dev = Device::Cpu;
+        let cfg = VoiceConfig::tiny();
+        let maps: Vec<VarMap> = (0..2)
+            .map(|i| {
+                let vm = VarMap::new();
+                VoiceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+                crate::model::init_weights(&vm, 10 + i).unwrap();
+                vm
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("facevox-voice-ens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("voice");
+        let file = VoiceModelFile {
+            format: 1,
+            members: 2,
+            model: cfg.clone(),
+            mel: MelConfig {
+                n_mels: 16,
+                ..MelConfig::default()
+            },
+            emotions: RAVDESS_EMOTIONS.to_vec(),
+            provenance: serde_json::Value::Null,
+        };
+        // One weight set for a two-member file, or `save` on an ensemble, is refused.
+        assert!(file.save_members(&maps[..1], &stem).is_err());
+        assert!(file.save(&maps[0], &stem).is_err());
+        file.save_members(&maps, &stem).unwrap();
+        let (loaded, nets) = VoiceModelFile::load_members(&stem, &dev).unwrap();
+        assert_eq!((loaded.members, nets.len()), (2, 2));
+        let x = Tensor::randn(0f32, 1., (2, cfg.n_mels, 20), &dev).unwrap();
+        for (vm, net) in maps.iter().zip(&nets) {
+            let orig = VoiceNet::new(&cfg, VarBuilder::from_varmap(vm, DType::F32, &dev)).unwrap();
+            let a = orig.forward_t(&x, false).unwrap().emotion_logits;
+            let b = net.forward_t(&x, false).unwrap().emotion_logits;
+            assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

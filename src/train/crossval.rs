@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::voice::{
-    argmax, predict_voice, train_voice, EpochLog, VoiceExample, VoiceTrainingConfig,
+    argmax, predict_voice_members, train_voice_members, EpochLog, VoiceExample, VoiceTrainingConfig,
 };
 use crate::audio::LogMel;
 use crate::eval::{
@@ -154,9 +154,11 @@ pub fn cross_validate_voice(
                 tr.len()
             );
         }
-        let outcome = train_voice(cfg, &tr, &va, log.as_deref())?;
+        let mut members = train_voice_members(cfg, &tr, &va, log.as_deref())?;
         let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
-        let preds = predict_voice(&outcome.net, &mels)?;
+        let nets: Vec<_> = members.iter().map(|m| m.net.clone()).collect();
+        let preds = predict_voice_members(&nets, &mels)?;
+        let outcome = members.swap_remove(0);
 
         let (mut gt, mut gp, mut gs) = (vec![], vec![], vec![]);
         let (mut et, mut ep, mut eg, mut egrp) = (vec![], vec![], vec![], vec![]);

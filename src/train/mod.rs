@@ -36,6 +36,7 @@ pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_h
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;
 pub use voice::{
-    predict_voice, train_voice, EarlyStopping, EpochLog, TrainConfig, TrainOutcome,
-    ValidationMetrics, VoiceExample, VoicePrediction, VoiceTrainingConfig,
+    predict_voice, predict_voice_members, train_voice, train_voice_members, EarlyStopping,
+    EpochLog, TrainConfig, TrainOutcome, ValidationMetrics, VoiceExample, VoicePrediction,
+    VoiceTrainingConfig,
 };

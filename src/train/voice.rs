@@ -44,6 +44,8 @@ pub struct VoiceTrainingConfig {
     pub train: TrainConfig,
     /// Emotion classes, in head order.
     pub emotions: Vec<Emotion>,
+    /// Networks trained (seeds `seed`, `seed + 1`, ...) and averaged: an ensemble when above 1.
+    pub members: usize,
 }
 
 impl Default for VoiceTrainingConfig {
@@ -56,6 +58,7 @@ impl Default for VoiceTrainingConfig {
             },
             train: TrainConfig::default(),
             emotions: crate::labels::RAVDESS_EMOTIONS.to_vec(),
+            members: 1,
         }
     }
 }
@@ -77,6 +80,9 @@ impl VoiceTrainingConfig {
                 "model expects {} mel bands but the features have {}",
                 self.model.n_mels, self.mel.n_mels
             )));
+        }
+        if self.members == 0 {
+            return Err(Error::InvalidConfig("members must be at least 1".into()));
         }
         self.train
             .validate_common(self.model.n_emotions, self.emotions.len())
@@ -233,4 +239,58 @@ pub fn train_voice(
         validation_metrics(val, &preds, emotions).map(Some)
     };
     fit(t, varmap, net, train.len(), make_batch, validate, log)
+}
+
+/// Averages the members' probabilities for each clip (the embedding is the first member's:
+/// independently trained members do not share an embedding space).
+pub fn predict_voice_members(nets: &[VoiceNet], mels: &[&LogMel]) -> Result<Vec<VoicePrediction>> {
+    let Some((first, rest)) = nets.split_first() else {
+        return Err(Error::InvalidConfig("no networks to predict with".into()));
+    };
+    let mut out = predict_voice(first, mels)?;
+    for net in rest {
+        for (acc, p) in out.iter_mut().zip(predict_voice(net, mels)?) {
+            acc.gender[0] += p.gender[0];
+            acc.gender[1] += p.gender[1];
+            acc.emotion
+                .iter_mut()
+                .zip(&p.emotion)
+                .for_each(|(a, b)| *a += b);
+        }
+    }
+    let n = nets.len() as f32;
+    for p in &mut out {
+        p.gender.iter_mut().for_each(|v| *v /= n);
+        p.emotion.iter_mut().for_each(|v| *v /= n);
+    }
+    Ok(out)
+}
+
+/// Trains `cfg.members` networks, member `i` with seed `cfg.train.seed + i` (member 0 is what
+/// [`train_voice`] trains); member `i > 0` logs to `<log>` with `.member{i}` before the
+/// extension.
+pub fn train_voice_members(
+    cfg: &VoiceTrainingConfig,
+    train: &[VoiceExample],
+    val: &[VoiceExample],
+    log: Option<&Path>,
+) -> Result<Vec<TrainOutcome<VoiceNet>>> {
+    cfg.validate()?;
+    (0..cfg.members)
+        .map(|i| {
+            let mut c = cfg.clone();
+            c.train.seed = cfg.train.seed.wrapping_add(i as u64);
+            let member_log = log.map(|p| {
+                if i == 0 {
+                    p.to_path_buf()
+                } else {
+                    p.with_extension(format!(
+                        "member{i}.{}",
+                        p.extension().and_then(|e| e.to_str()).unwrap_or("log")
+                    ))
+                }
+            });
+            train_voice(&c, train, val, member_log.as_deref())
+        })
+        .collect()
 }
