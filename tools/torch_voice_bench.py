@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch CPU peer of facevox's VoiceNet, for benches/voice_train.rs.
 
-The same architecture (4 conv-BN-ReLU blocks over 64 mel channels, statistics pooling,
+The same architecture (4 conv-BN-ReLU blocks over the mel channels (--n-mels), statistics pooling,
 128-d embedding, gender and emotion heads), the same batch shapes and optimiser (AdamW), timed
 the same way: median of repeated runs after a warm-up. Prints one JSON object.
 
@@ -62,12 +62,13 @@ def main():
     ap.add_argument("--train-frames", type=int, default=200)
     ap.add_argument("--infer-frames", type=int, default=300)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--n-mels", type=int, default=64)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    net = VoiceNet()
+    net = VoiceNet(n_mels=args.n_mels)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
-    x = torch.randn(args.batch, 64, args.train_frames)
+    x = torch.randn(args.batch, args.n_mels, args.train_frames)
     g = torch.randint(0, 2, (args.batch,))
     e = torch.randint(0, 8, (args.batch,))
     ce = nn.CrossEntropyLoss()
@@ -83,8 +84,8 @@ def main():
 
     train_s = median_time(step, 3, args.reps)
     net.eval()
-    one = torch.randn(1, 64, args.infer_frames)
-    many = torch.randn(args.batch, 64, args.infer_frames)
+    one = torch.randn(1, args.n_mels, args.infer_frames)
+    many = torch.randn(args.batch, args.n_mels, args.infer_frames)
     with torch.no_grad():
         one_s = median_time(lambda: net(one), 5, args.reps * 5)
         many_s = median_time(lambda: net(many), 2, args.reps)

@@ -1,0 +1,135 @@
+//! Face-branch speed against PyTorch on this CPU: training throughput (one AdamW step on a
+//! batch of 64 crops, gradient clipping included) and inference latency per crop (batch 1 and
+//! 32), the same architecture in both (`examples/configs/face.json`: 48x48 grey crops), timed
+//! the same way (median after a warm-up). The PyTorch side is `tools/torch_face_bench.py`
+//! (install: `tools/install_torch.sh`); without torch only the facevox numbers are printed.
+//!
+//! ```sh
+//! cargo bench --bench face_train
+//! ```
+
+mod common;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use common::{adamw, median_ms, one_hot, python_peer, randn, threads, time_training_step};
+use facevox::model::{init_weights, FaceNet};
+use facevox::rng::SeededRng;
+use facevox::train::FaceTrainingConfig;
+
+// The allocator the example binaries use (see examples/train.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: usize = 64;
+const INFER_BATCH: usize = 32;
+const REPS: usize = 10;
+
+fn main() {
+    let cfg: FaceTrainingConfig = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/configs/face.json"
+        ))
+        .expect("examples/configs/face.json"),
+    )
+    .expect("a FaceTrainingConfig");
+    let (m, s) = (&cfg.model, cfg.crop.size as usize);
+    let varmap = VarMap::new();
+    let net = FaceNet::new(
+        m,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    init_weights(&varmap, 0).unwrap();
+    let vars = varmap.all_vars();
+    let mut opt = adamw(vars.clone(), 2e-3);
+    let mut rng = SeededRng::new(0);
+    let x = randn(&[BATCH, m.in_channels, s, s], &mut rng);
+    let g = one_hot(&(0..BATCH).map(|i| i % 2).collect::<Vec<_>>(), 2);
+    let e = one_hot(&(0..BATCH).map(|i| i % 8).collect::<Vec<_>>(), 8);
+    let t = time_training_step(
+        || {
+            let out = net.forward_t(&x, true).unwrap();
+            (out.gender_logits, out.emotion_logits)
+        },
+        (&g, &e),
+        1.0,
+        &vars,
+        &mut opt,
+        REPS,
+    );
+    let one = randn(&[1, m.in_channels, s, s], &mut rng);
+    let many = randn(&[INFER_BATCH, m.in_channels, s, s], &mut rng);
+    let infer_1 = median_ms(
+        || {
+            net.forward_t(&one, false).unwrap();
+        },
+        5,
+        REPS * 5,
+    );
+    let infer_b = median_ms(
+        || {
+            net.forward_t(&many, false).unwrap();
+        },
+        2,
+        REPS,
+    );
+    let threads = threads();
+    println!(
+        "machine: {threads} cores; FaceNet {:?} x{} convs, {s}x{s}x{}, training batch {BATCH}",
+        m.stages, m.convs_per_stage, m.in_channels
+    );
+    println!(
+        "facevox (candle) training step: {:.1} ms = {:.0} crops/s",
+        t.step_ms,
+        BATCH as f64 * 1e3 / t.step_ms
+    );
+    println!(
+        "  of which forward + loss {:.1} ms, backward {:.1} ms, clipping + AdamW {:.1} ms",
+        t.forward_ms, t.backward_ms, t.optimiser_ms
+    );
+    println!(
+        "facevox inference: batch 1 {infer_1:.2} ms; batch {INFER_BATCH} {infer_b:.1} ms \
+         ({:.2} ms per crop)",
+        infer_b / INFER_BATCH as f64
+    );
+    let stages: Vec<String> = m.stages.iter().map(|c| c.to_string()).collect();
+    let Some(v) = python_peer(
+        "torch_face_bench.py",
+        &[
+            "--threads".into(),
+            threads.to_string(),
+            "--batch".into(),
+            BATCH.to_string(),
+            "--infer-batch".into(),
+            INFER_BATCH.to_string(),
+            "--size".into(),
+            s.to_string(),
+            "--in-channels".into(),
+            m.in_channels.to_string(),
+            "--stages".into(),
+            stages.join(","),
+            "--convs".into(),
+            m.convs_per_stage.to_string(),
+        ],
+    ) else {
+        return;
+    };
+    let t_train = v["train_step_ms"].as_f64().unwrap();
+    let t_1 = v["infer_1_ms"].as_f64().unwrap();
+    let t_b = v["infer_batch_ms"].as_f64().unwrap();
+    println!(
+        "PyTorch {} ({} threads) training step: {t_train:.1} ms = {:.0} crops/s",
+        v["torch"],
+        v["threads"],
+        BATCH as f64 * 1e3 / t_train
+    );
+    println!("PyTorch inference: batch 1 {t_1:.2} ms; batch {INFER_BATCH} {t_b:.1} ms");
+    println!(
+        "ratio facevox/PyTorch speed: training {:.2}x, inference batch 1 {:.2}x, batch {INFER_BATCH} {:.2}x",
+        t_train / t.step_ms,
+        t_1 / infer_1,
+        t_b / infer_b
+    );
+}
