@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split};
+use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
 use facevox::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::labels::{Emotion, Gender};
 use facevox::model::FaceModelFile;
@@ -62,6 +62,9 @@ struct Args {
     /// Seed of the data splits.
     #[arg(long, default_value_t = 42)]
     split_seed: u64,
+    /// Face-crop cache folder (crops and detections are reused across runs).
+    #[arg(long, default_value = "target/facevox-cache")]
+    cache: PathBuf,
 }
 
 fn main() {
@@ -111,9 +114,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut fer_valid = Vec::new();
     let mut ff_test = Vec::new();
     let mut data_report = serde_json::Map::new();
+    let fer_cache = CropCache::new(&args.cache, &cfg.crop, FaceSource::Precropped)?;
+    let ff_cache = CropCache::new(&args.cache, &cfg.crop, FaceSource::Detect)?;
     if let Some(root) = &args.ferplus {
         let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
-        let (mut ex, skipped) = ferplus_examples(&recs, &cfg.crop, cfg.soft_emotion_targets)?;
+        let (mut ex, skipped) =
+            ferplus_examples(&recs, &cfg.crop, cfg.soft_emotion_targets, Some(&fer_cache))?;
         split_rng.shuffle(&mut ex);
         let n_sel = ex.len() / 20;
         select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
@@ -132,7 +138,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         train.extend(ex);
         let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
-        let (ex, skipped) = ferplus_examples(&recs, &cfg.crop, false)?;
+        let (ex, skipped) = ferplus_examples(&recs, &cfg.crop, false, Some(&fer_cache))?;
         eprintln!(
             "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
             recs.len(),
@@ -150,9 +156,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (rest, test) = stratified_fairface_split(&recs, 0.10, args.split_seed);
         let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, args.split_seed ^ 1);
         let t0 = Instant::now();
-        let (tr_ex, tr_skip) = fairface_examples(&tr, &cfg.crop, FaceSource::Detect)?;
-        let (sel_ex, _) = fairface_examples(&sel, &cfg.crop, FaceSource::Detect)?;
-        let (test_ex, test_skip) = fairface_examples(&test, &cfg.crop, FaceSource::Detect)?;
+        let (tr_ex, tr_skip) =
+            fairface_examples(&tr, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (sel_ex, _) = fairface_examples(&sel, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (test_ex, test_skip) =
+            fairface_examples(&test, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
         eprintln!(
             "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
              test images ({:.0} s)",

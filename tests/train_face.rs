@@ -153,7 +153,7 @@ fn ferplus_files_come_through_the_precropped_path() {
     assert_eq!((recs.len(), missing), (3, 0));
     let crop = CropConfig::gray(32);
     // Majority only: a (happy) is kept; b has no majority; c has no emotion votes.
-    let (ex, skipped) = ferplus_examples(&recs, &crop, false).unwrap();
+    let (ex, skipped) = ferplus_examples(&recs, &crop, false, None).unwrap();
     assert!(skipped.is_empty());
     assert_eq!(ex.len(), 1);
     assert_eq!(ex[0].emotion, Some(Emotion::Happy));
@@ -161,9 +161,25 @@ fn ferplus_files_come_through_the_precropped_path() {
     let votes = ex[0].emotion_votes.as_ref().unwrap();
     assert!((votes[1] - 0.9).abs() < 1e-6 && (votes[2] - 0.1).abs() < 1e-6);
     // With vote shares kept, b comes too (no hard label); c still has nothing to learn from.
-    let (ex, _) = ferplus_examples(&recs, &crop, true).unwrap();
+    let (ex, _) = ferplus_examples(&recs, &crop, true, None).unwrap();
     assert_eq!(ex.len(), 2);
     assert_eq!(ex[1].emotion, None);
     assert!(ex[1].emotion_votes.is_some());
+    // Through a crop cache: the first run fills it, the second reads it; same examples.
+    let cache = facevox::data::CropCache::new(
+        dir.join("cache"),
+        &crop,
+        facevox::vision::FaceSource::Precropped,
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let (cached, _) = ferplus_examples(&recs, &crop, true, Some(&cache)).unwrap();
+        assert_eq!(cached.len(), ex.len());
+        for (a, b) in cached.iter().zip(&ex) {
+            assert_eq!(a.image, b.image);
+            assert_eq!(a.emotion_votes, b.emotion_votes);
+        }
+    }
+    assert!(cache.read(&split.join("a.png")).is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -78,15 +78,94 @@ impl FeatureCache {
     }
 
     fn entry_path(&self, path: &Path) -> Result<PathBuf> {
-        let abs = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
-        let meta = std::fs::metadata(&abs).map_err(|e| Error::io(path, e))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        let key = format!("{}|{}|{}", abs.display(), meta.len(), mtime);
-        Ok(self.dir.join(format!("{:016x}.bin", fnv1a(key.as_bytes()))))
+        entry_path(&self.dir, path)
+    }
+}
+
+/// The entry file for `path` in `dir`: keyed by its absolute path, size and modification time.
+fn entry_path(dir: &Path, path: &Path) -> Result<PathBuf> {
+    let abs = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+    let meta = std::fs::metadata(&abs).map_err(|e| Error::io(path, e))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let key = format!("{}|{}|{}", abs.display(), meta.len(), mtime);
+    Ok(dir.join(format!("{:016x}.bin", fnv1a(key.as_bytes()))))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a concurrent reader never
+/// sees half an entry.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+const CROP_MAGIC: &[u8; 8] = b"FVXCRP01";
+
+/// A disk cache of face crops (before normalisation) for one crop config and face source, so
+/// the detector runs once per image across training runs. Entries are keyed like the log-mel
+/// cache's; "no face found" is cached too.
+///
+/// Entry format: `FVXCRP01`, `width: u32`, `height: u32` (0 × 0 = no face), then the RGB bytes.
+#[derive(Debug, Clone)]
+pub struct CropCache {
+    dir: PathBuf,
+}
+
+impl CropCache {
+    /// Opens (creating if needed) the cache for `crop` and `source` under `root`.
+    pub fn new(
+        root: impl AsRef<Path>,
+        crop: &crate::vision::CropConfig,
+        source: crate::vision::FaceSource,
+    ) -> Result<Self> {
+        let key = serde_json::to_string(&(crop, source)).expect("crop config serialises");
+        let dir = root
+            .as_ref()
+            .join(format!("faces-{:016x}", fnv1a(key.as_bytes())));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let config_path = dir.join("config.json");
+        if !config_path.exists() {
+            std::fs::write(&config_path, &key).map_err(|e| Error::io(&config_path, e))?;
+        }
+        Ok(Self { dir })
+    }
+
+    /// The folder holding this config's entries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The cached crop of `path`: `Some(Some(crop))`, `Some(None)` when no face was found, or
+    /// `None` when there is no (valid) entry.
+    pub fn read(&self, path: &Path) -> Option<Option<crate::vision::RgbImage>> {
+        let bytes = std::fs::read(entry_path(&self.dir, path).ok()?).ok()?;
+        if bytes.len() < 16 || &bytes[..8] != CROP_MAGIC {
+            return None;
+        }
+        let w = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+        let h = u32::from_le_bytes(bytes[12..16].try_into().ok()?);
+        if w == 0 && h == 0 {
+            return Some(None);
+        }
+        crate::vision::RgbImage::from_raw(w, h, bytes[16..].to_vec()).map(Some)
+    }
+
+    /// Stores the crop of `path` (`None`: no face found).
+    pub fn write(&self, path: &Path, crop: Option<&crate::vision::RgbImage>) -> Result<()> {
+        let entry = entry_path(&self.dir, path)?;
+        let (w, h) = crop.map_or((0, 0), |c| c.dimensions());
+        let mut bytes = Vec::with_capacity(16 + (w * h * 3) as usize);
+        bytes.extend_from_slice(CROP_MAGIC);
+        bytes.extend_from_slice(&w.to_le_bytes());
+        bytes.extend_from_slice(&h.to_le_bytes());
+        if let Some(c) = crop {
+            bytes.extend_from_slice(c.as_raw());
+        }
+        write_atomically(&entry, &bytes)
     }
 }
 
@@ -120,10 +199,7 @@ fn write_entry(path: &Path, mel: &LogMel) -> Result<()> {
     for v in &mel.data {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    // Write then rename, so a concurrent reader never sees half an entry.
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    write_atomically(path, &bytes)
 }
 
 /// FNV-1a, 64-bit: a hash that stays the same across Rust versions and platforms.
@@ -153,6 +229,33 @@ mod tests {
             w.write_sample((v * 12_000.0) as i16).unwrap();
         }
         w.finalize().unwrap();
+    }
+
+    #[test]
+    fn crop_cache_round_trips_crops_and_no_face_and_keys_by_config() {
+        use crate::vision::{CropConfig, FaceSource, RgbImage};
+        let root = std::env::temp_dir().join(format!("facevox-cropcache-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let a = root.join("a.png");
+        let b = root.join("b.png");
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let cache = CropCache::new(&root, &CropConfig::gray(8), FaceSource::Detect).unwrap();
+        assert_eq!(cache.read(&a), None);
+        let img = RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        cache.write(&a, Some(&img)).unwrap();
+        cache.write(&b, None).unwrap();
+        assert_eq!(cache.read(&a), Some(Some(img)));
+        assert_eq!(cache.read(&b), Some(None));
+        // Another config or source is another folder.
+        let other = CropCache::new(&root, &CropConfig::gray(8), FaceSource::Precropped).unwrap();
+        assert_ne!(other.dir(), cache.dir());
+        assert_eq!(other.read(&a), None);
+        // A changed file is a miss.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&a, b"changed").unwrap();
+        assert_eq!(cache.read(&a), None);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use cache::FeatureCache;
+pub use cache::{CropCache, FeatureCache};
 pub use faces::{
     load_fairface, load_ferplus, stratified_fairface_split, FairFaceRecord, FerPlusRecord,
     FAIRFACE_RACES,

@@ -21,7 +21,7 @@ use super::engine::{
 };
 use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
-use crate::data::{FairFaceRecord, FerPlusRecord};
+use crate::data::{CropCache, FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
 use crate::model::{init_weights, FaceConfig, FaceNet, DTYPE};
 use crate::rng::SeededRng;
@@ -326,13 +326,15 @@ pub struct SkippedImage {
     pub reason: String,
 }
 
-/// Crops every image in parallel with one [`FaceCropper`] per worker thread; `None` from the
-/// cropper (no face) and errors become [`SkippedImage`]s.
+/// Crops every image in parallel with one [`FaceCropper`] per worker thread (reading and
+/// filling `cache` when given); `None` from the cropper (no face) and errors become
+/// [`SkippedImage`]s.
 fn crop_all<T: Sync>(
     items: &[T],
     path: impl Fn(&T) -> &Path + Sync,
     crop: &CropConfig,
     source: FaceSource,
+    cache: Option<&CropCache>,
 ) -> Result<Vec<std::result::Result<RgbImage, SkippedImage>>> {
     // Fail early on a bad config or a missing detector model rather than once per image.
     FaceCropper::for_source(source, crop.clone())?;
@@ -346,7 +348,18 @@ fn crop_all<T: Sync>(
                     image: p.to_path_buf(),
                     reason,
                 };
-                match load_image(p).and_then(|img| cropper.crop_image(&img)) {
+                let result = match cache.and_then(|c| c.read(p)) {
+                    Some(hit) => Ok(hit),
+                    None => {
+                        let fresh = load_image(p).and_then(|img| cropper.crop_image(&img));
+                        if let (Some(c), Ok(r)) = (cache, &fresh) {
+                            // A cache that cannot be written only costs time on the next run.
+                            let _ = c.write(p, r.as_ref());
+                        }
+                        fresh
+                    }
+                };
+                match result {
                     Ok(Some(c)) => Ok(c),
                     Ok(None) => Err(skip("no face found".into())),
                     Err(e) => Err(skip(e.to_string())),
@@ -363,6 +376,7 @@ pub fn ferplus_examples(
     records: &[FerPlusRecord],
     crop: &CropConfig,
     keep_without_majority: bool,
+    cache: Option<&CropCache>,
 ) -> Result<(Vec<FaceExample>, Vec<SkippedImage>)> {
     let kept: Vec<&FerPlusRecord> = records
         .iter()
@@ -370,7 +384,13 @@ pub fn ferplus_examples(
             r.vote_distribution().is_some() && (keep_without_majority || r.majority().is_some())
         })
         .collect();
-    let crops = crop_all(&kept, |r| r.image.as_path(), crop, FaceSource::Precropped)?;
+    let crops = crop_all(
+        &kept,
+        |r| r.image.as_path(),
+        crop,
+        FaceSource::Precropped,
+        cache,
+    )?;
     let (mut out, mut skipped) = (Vec::new(), Vec::new());
     for (r, c) in kept.into_iter().zip(crops) {
         match c {
@@ -389,13 +409,14 @@ pub fn ferplus_examples(
 
 /// FairFace images as gender examples (group = race group), cropped through `source`
 /// (FairFace crops have a margin, so [`FaceSource::Detect`] runs the detector as inference
-/// does; images without a detected face are skipped and listed).
+/// does; images without a detected face are skipped and listed), through `cache` when given.
 pub fn fairface_examples(
     records: &[FairFaceRecord],
     crop: &CropConfig,
     source: FaceSource,
+    cache: Option<&CropCache>,
 ) -> Result<(Vec<FaceExample>, Vec<SkippedImage>)> {
-    let crops = crop_all(records, |r| r.image.as_path(), crop, source)?;
+    let crops = crop_all(records, |r| r.image.as_path(), crop, source, cache)?;
     let (mut out, mut skipped) = (Vec::new(), Vec::new());
     for (r, c) in records.iter().zip(crops) {
         match c {
