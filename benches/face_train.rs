@@ -12,7 +12,7 @@ mod common;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use common::{adamw, median_ms, one_hot, python_peer, randn, threads, time_training_step};
+use common::{adamw, one_hot, python_peer, randn, threads, time_inference, time_training_step};
 use facevox::model::{init_weights, FaceNet};
 use facevox::rng::SeededRng;
 use facevox::train::FaceTrainingConfig;
@@ -61,18 +61,12 @@ fn main() {
     );
     let one = randn(&[1, m.in_channels, s, s], &mut rng);
     let many = randn(&[INFER_BATCH, m.in_channels, s, s], &mut rng);
-    let infer_1 = median_ms(
-        || {
-            net.forward_t(&one, false).unwrap();
+    let (infer_1, infer_b) = time_inference(
+        |x| {
+            net.forward_t(x, false).unwrap();
         },
-        5,
-        REPS * 5,
-    );
-    let infer_b = median_ms(
-        || {
-            net.forward_t(&many, false).unwrap();
-        },
-        2,
+        &one,
+        &many,
         REPS,
     );
     let threads = threads();

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{adamw, median_ms, one_hot, python_peer, randn, threads, time_training_step};
+use common::{adamw, one_hot, python_peer, randn, threads, time_inference, time_training_step};
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
@@ -59,18 +59,12 @@ fn main() {
     let (train_ms, f, b, o) = (t.step_ms, t.forward_ms, t.backward_ms, t.optimiser_ms);
     let one = randn(&[1, cfg.n_mels, INFER_FRAMES], &mut rng);
     let many = randn(&[BATCH, cfg.n_mels, INFER_FRAMES], &mut rng);
-    let infer_1 = median_ms(
-        || {
-            net.forward_t(&one, false).unwrap();
+    let (infer_1, infer_b) = time_inference(
+        |x| {
+            net.forward_t(x, false).unwrap();
         },
-        5,
-        REPS * 5,
-    );
-    let infer_b = median_ms(
-        || {
-            net.forward_t(&many, false).unwrap();
-        },
-        2,
+        &one,
+        &many,
         REPS,
     );
     let threads = threads();

@@ -11,11 +11,11 @@ Install: tools/install_torch.sh (CPU wheel). Threads default to all cores, like 
 import argparse
 import json
 import os
-import statistics
-import time
 
 import torch
 from torch import nn
+
+from torch_bench_common import time_model
 
 
 class FaceNet(nn.Module):
@@ -42,17 +42,6 @@ class FaceNet(nn.Module):
         return e, self.gender(d), self.emotion(d)
 
 
-def median_time(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -68,36 +57,11 @@ def main():
     torch.manual_seed(0)
     stages = tuple(int(s) for s in args.stages.split(","))
     net = FaceNet(args.in_channels, stages, args.convs)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=0.05)
     x = torch.randn(args.batch, args.in_channels, args.size, args.size)
-    g = torch.randint(0, 2, (args.batch,))
-    e = torch.randint(0, 8, (args.batch,))
-    ce = nn.CrossEntropyLoss()
-
-    def step():
-        net.train()
-        opt.zero_grad(set_to_none=True)
-        _, lg, le = net(x)
-        loss = ce(lg, g) + ce(le, e)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-
-    train_s = median_time(step, 3, args.reps)
-    net.eval()
     one = torch.randn(1, args.in_channels, args.size, args.size)
     many = torch.randn(args.infer_batch, args.in_channels, args.size, args.size)
-    with torch.no_grad():
-        one_s = median_time(lambda: net(one), 5, args.reps * 5)
-        many_s = median_time(lambda: net(many), 2, args.reps)
-    print(json.dumps({
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "train_step_ms": train_s * 1e3,
-        "train_crops_per_s": args.batch / train_s,
-        "infer_1_ms": one_s * 1e3,
-        "infer_batch_ms": many_s * 1e3,
-    }))
+    result = time_model(net, x, one, many, gender_weight=1.0, lr=2e-3, reps=args.reps)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

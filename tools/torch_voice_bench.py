@@ -10,11 +10,11 @@ Install: tools/install_torch.sh (CPU wheel). Threads default to all cores, like 
 import argparse
 import json
 import os
-import statistics
-import time
 
 import torch
 from torch import nn
+
+from torch_bench_common import time_model
 
 
 class VoiceNet(nn.Module):
@@ -44,17 +44,6 @@ class VoiceNet(nn.Module):
         return e, self.gender(d), self.emotion(d)
 
 
-def median_time(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -67,36 +56,11 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net = VoiceNet(n_mels=args.n_mels)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
     x = torch.randn(args.batch, args.n_mels, args.train_frames)
-    g = torch.randint(0, 2, (args.batch,))
-    e = torch.randint(0, 8, (args.batch,))
-    ce = nn.CrossEntropyLoss()
-
-    def step():
-        net.train()
-        opt.zero_grad(set_to_none=True)
-        _, lg, le = net(x)
-        loss = 0.5 * ce(lg, g) + ce(le, e)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-
-    train_s = median_time(step, 3, args.reps)
-    net.eval()
     one = torch.randn(1, args.n_mels, args.infer_frames)
     many = torch.randn(args.batch, args.n_mels, args.infer_frames)
-    with torch.no_grad():
-        one_s = median_time(lambda: net(one), 5, args.reps * 5)
-        many_s = median_time(lambda: net(many), 2, args.reps)
-    print(json.dumps({
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "train_step_ms": train_s * 1e3,
-        "train_clips_per_s": args.batch / train_s,
-        "infer_1_ms": one_s * 1e3,
-        "infer_batch_ms": many_s * 1e3,
-    }))
+    result = time_model(net, x, one, many, gender_weight=0.5, lr=1e-3, reps=args.reps)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

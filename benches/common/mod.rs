@@ -150,3 +150,16 @@ pub fn adamw(vars: Vec<candle_core::Var>, lr: f64) -> facevox::train::Optimizer 
     )
     .unwrap()
 }
+
+/// Median inference latency in ms of `forward` on a single example and on a batch.
+pub fn time_inference(
+    forward: impl Fn(&Tensor),
+    one: &Tensor,
+    many: &Tensor,
+    reps: usize,
+) -> (f64, f64) {
+    (
+        median_ms(|| forward(one), 5, reps * 5),
+        median_ms(|| forward(many), 2, reps),
+    )
+}
