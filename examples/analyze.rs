@@ -3,15 +3,18 @@
 //!
 //! ```sh
 //! cargo run --release --example analyze                      # the shipped example clip
-//! cargo run --release --example analyze -- clip.wav [--json]  # any audio file or video with audio
+//! cargo run --release --example analyze -- clip.mp4 [--json]  # audio, video or a picture
 //! ```
 //!
-//! Today this runs the voice branch (the face branch and the fused analyzer follow); a video's
-//! audio track is used.
+//! Each branch runs on the modality the input has: the voice branch on audio (a video's audio
+//! track), the face branch on a picture or on a video's frames (5 per second, faces followed,
+//! probabilities averaged). Both results are printed side by side; a branch that cannot run
+//! (no face found, no audio track) says why. Late fusion of the two follows.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use facevox::analyze::VoiceAnalyzer;
+use facevox::analyze::{EmotionPrediction, GenderPrediction};
+use facevox::analyze::{FaceAnalysis, FaceAnalyzer, VoiceAnalysis, VoiceAnalyzer};
 
 fn main() {
     let mut json = false;
@@ -35,41 +38,97 @@ fn main() {
     }
 }
 
-fn run(input: &std::path::Path, json: bool) -> facevox::Result<()> {
-    let analyzer = VoiceAnalyzer::load_default()?;
-    let result = analyzer.analyze_file(input)?;
+/// What the input holds, from its extension.
+fn modalities(path: &Path) -> (bool, bool) {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "mp4" | "m4v" | "mov" | "3gp" => (true, true),
+        "png" | "jpg" | "jpeg" | "bmp" | "webp" | "gif" | "tif" | "tiff" => (false, true),
+        _ => (true, false),
+    }
+}
+
+fn run(input: &Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let (has_voice, has_face) = modalities(input);
+    let voice: Option<facevox::Result<VoiceAnalysis>> =
+        has_voice.then(|| VoiceAnalyzer::load_default().and_then(|a| a.analyze_file(input)));
+    let face: Option<facevox::Result<FaceAnalysis>> =
+        has_face.then(|| FaceAnalyzer::load_default().and_then(|a| a.analyze_file(input)));
+    // When no branch could run, the run fails (exit status 1) with the first branch's error.
+    let none_ok = !matches!(voice, Some(Ok(_))) && !matches!(face, Some(Ok(_)));
     if json {
-        let mut value = serde_json::to_value(&result).expect("serialisable");
-        value["input"] = input.display().to_string().into();
-        value.as_object_mut().map(|o| o.remove("embedding"));
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("serialisable")
-        );
-        return Ok(());
+        let value = serde_json::json!({
+            "input": input.display().to_string(),
+            "voice": branch_json(&voice),
+            "face": branch_json(&face),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}", input.display());
+        match &voice {
+            Some(Ok(r)) => {
+                println!("  voice branch ({:.2} s of speech):", r.speech_seconds);
+                print_predictions(&r.gender, &r.emotion);
+            }
+            Some(Err(e)) => println!("  voice branch: not run: {e}"),
+            None => {}
+        }
+        match &face {
+            Some(Ok(r)) => {
+                println!(
+                    "  face branch (a face in {} of {} frames looked at):",
+                    r.faces, r.frames
+                );
+                print_predictions(&r.gender, &r.emotion);
+            }
+            Some(Err(e)) => println!("  face branch: not run: {e}"),
+            None => {}
+        }
+        println!("  (perceived gender is a binary dataset label, not a fact about the person)");
     }
-    println!("{}", input.display());
-    println!(
-        "  speech analysed: {:.2} s (voice branch)",
-        result.speech_seconds
-    );
-    println!(
-        "  perceived gender: {} ({:.1}% confidence; P(female) = {:.3})",
-        result.gender.label,
-        100.0 * result.gender.confidence,
-        result.gender.p_female
-    );
-    println!(
-        "  emotion: {} ({:.1}%)",
-        result.emotion.label,
-        100.0 * result.emotion.confidence
-    );
-    let mut probs = result.emotion.probabilities.clone();
-    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (emotion, p) in probs {
-        let bar = "#".repeat((p * 40.0).round() as usize);
-        println!("    {:<10} {:>5.1}% {bar}", emotion.to_string(), 100.0 * p);
+    if none_ok {
+        let err = match (&voice, &face) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => e.to_string(),
+            _ => unreachable!("every input goes to at least one branch"),
+        };
+        return Err(err.into());
     }
-    println!("  (perceived gender is a binary dataset label, not a fact about the speaker)");
     Ok(())
+}
+
+/// A branch's result as JSON (without the embedding), `{"error": ...}`, or null when not run.
+fn branch_json<T: serde::Serialize>(r: &Option<facevox::Result<T>>) -> serde_json::Value {
+    match r {
+        None => serde_json::Value::Null,
+        Some(Ok(a)) => {
+            let mut v = serde_json::to_value(a).expect("analysis results serialise");
+            v.as_object_mut().map(|o| o.remove("embedding"));
+            v
+        }
+        Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
+    }
+}
+
+fn print_predictions(gender: &GenderPrediction, emotion: &EmotionPrediction) {
+    println!(
+        "    perceived gender: {} ({:.1}% confidence; P(female) = {:.3})",
+        gender.label,
+        100.0 * gender.confidence,
+        gender.p_female
+    );
+    println!(
+        "    emotion: {} ({:.1}%)",
+        emotion.label,
+        100.0 * emotion.confidence
+    );
+    let mut probs = emotion.probabilities.clone();
+    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (e, p) in probs {
+        let bar = "#".repeat((p * 40.0).round() as usize);
+        println!("      {:<10} {:>5.1}% {bar}", e.to_string(), 100.0 * p);
+    }
 }
