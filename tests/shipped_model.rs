@@ -10,6 +10,14 @@ use facevox::Gender;
 /// models/README.md), so a worse model fails here.
 const STILLS_MIN_CORRECT: usize = 15;
 
+/// The example clip shipped beside `models/` (RAVDESS actor 01, "disgust").
+fn example_clip() -> std::path::PathBuf {
+    default_models_dir()
+        .parent()
+        .unwrap()
+        .join("examples/data/01-01-07-02-02-01-01.mp4")
+}
+
 #[test]
 fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
     let analyzer =
@@ -21,10 +29,7 @@ fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
         .as_str()
         .unwrap()
         .contains("train"));
-    let clip = default_models_dir()
-        .parent()
-        .unwrap()
-        .join("examples/data/01-01-07-02-02-01-01.mp4");
+    let clip = example_clip();
     let r = analyzer.analyze_file(&clip).unwrap();
     let total: f32 = r.emotion.probabilities.iter().map(|p| p.1).sum();
     assert!((total - 1.0).abs() < 1e-4);
@@ -44,10 +49,7 @@ fn the_shipped_face_model_loads_and_runs_on_the_example_clip() {
         .as_str()
         .unwrap()
         .contains("train_face"));
-    let clip = default_models_dir()
-        .parent()
-        .unwrap()
-        .join("examples/data/01-01-07-02-02-01-01.mp4");
+    let clip = example_clip();
     let r = analyzer.analyze_file(&clip).unwrap();
     assert!(r.frames >= 15 && r.faces >= r.frames / 2, "{r:?}");
     let total: f32 = r.emotion.probabilities.iter().map(|p| p.1).sum();
