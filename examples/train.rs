@@ -244,6 +244,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let file = VoiceModelFile {
         format: 1,
         members: cfg.members,
+        tta: cfg.tta.clone(),
         model: cfg.model.clone(),
         mel: cfg.mel.clone(),
         emotions: cfg.emotions.clone(),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
 use crate::model::{default_device, FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
-use crate::train::{predict_face_crops, predict_voice_members, FacePrediction};
+use crate::train::{predict_face_crops_tta, predict_voice_members, FacePrediction};
 use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
@@ -163,7 +163,7 @@ impl VoiceAnalyzer {
     ) -> Result<VoiceAnalysis> {
         let clip = clip.resampled(self.file.mel.sample_rate)?;
         let mel = self.extractor.compute(&clip)?;
-        let pred = predict_voice_members(&self.nets, &[&mel])?.remove(0);
+        let pred = predict_voice_members(&self.nets, &[&mel], &self.file.tta)?.remove(0);
         let probabilities = self
             .file
             .emotions
@@ -264,7 +264,7 @@ impl FaceAnalyzer {
                     frames.len()
                 )));
             }
-            let preds = predict_face_crops(&self.net, &crops, 64)?;
+            let preds = predict_face_crops_tta(&self.net, &crops, 64, self.file.tta_flip)?;
             self.summarise(&preds, frames.len(), allowed)
         } else {
             let image = load_image(path)?;
@@ -287,7 +287,7 @@ impl FaceAnalyzer {
         let crop = cropper
             .crop(image)?
             .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
-        let preds = predict_face_crops(&self.net, &[&crop], 1)?;
+        let preds = predict_face_crops_tta(&self.net, &[&crop], 1, self.file.tta_flip)?;
         self.summarise(&preds, 1, allowed)
     }
 

@@ -24,6 +24,7 @@ fn model_dir(tag: &str) -> std::path::PathBuf {
     init_weights(&varmap, 3).unwrap();
     FaceModelFile {
         format: 1,
+        tta_flip: false,
         model: cfg,
         crop: CropConfig::gray(24),
         emotions: FACE_EMOTIONS.to_vec(),

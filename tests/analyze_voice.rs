@@ -34,6 +34,7 @@ fn tiny_model(dir: &Path) -> VoiceTrainingConfig {
         },
         emotions: RAVDESS_EMOTIONS.to_vec(),
         members: 1,
+        ..VoiceTrainingConfig::default()
     };
     let mut rng = SeededRng::new(5);
     let examples: Vec<VoiceExample> = (0..16)
@@ -55,6 +56,7 @@ fn tiny_model(dir: &Path) -> VoiceTrainingConfig {
     let out = train_voice(&cfg, &examples, &[], None).unwrap();
     VoiceModelFile {
         format: 1,
+        tta: Default::default(),
         members: 1,
         model: cfg.model.clone(),
         mel: cfg.mel.clone(),

@@ -183,3 +183,34 @@ fn ferplus_files_come_through_the_precropped_path() {
     assert!(cache.read(&split.join("a.png")).is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn mirrored_view_is_averaged_in_when_asked() {
+    use facevox::train::predict_faces_tta;
+    let train = synthetic(64, 3, true, true);
+    let net = train_face(&config(3), &train, &[], None).unwrap().net;
+    let crop = config(1).crop;
+    let test = synthetic(8, 4, true, true);
+    let imgs: Vec<&RgbImage> = test.iter().map(|e| &e.image).collect();
+    let mirrored: Vec<RgbImage> = test
+        .iter()
+        .map(|e| image::imageops::flip_horizontal(&e.image))
+        .collect();
+    let mirrored_refs: Vec<&RgbImage> = mirrored.iter().collect();
+    let plain = predict_faces(&net, &crop, &imgs, 3).unwrap();
+    assert_eq!(
+        predict_faces_tta(&net, &crop, &imgs, 3, false).unwrap(),
+        plain
+    );
+    let flipped = predict_faces(&net, &crop, &mirrored_refs, 3).unwrap();
+    let both = predict_faces_tta(&net, &crop, &imgs, 3, true).unwrap();
+    for ((b, p), f) in both.iter().zip(&plain).zip(&flipped) {
+        for k in 0..8 {
+            assert!((b.emotion[k] - (p.emotion[k] + f.emotion[k]) / 2.0).abs() < 1e-5);
+        }
+        assert!((b.gender[1] - (p.gender[1] + f.gender[1]) / 2.0).abs() < 1e-5);
+        assert_eq!(b.embedding, p.embedding);
+    }
+    // The synthetic gender cue is a left/right gradient, so mirroring must move the answer.
+    assert!(both != plain);
+}

@@ -83,6 +83,7 @@ fn config(epochs: usize) -> VoiceTrainingConfig {
         },
         emotions: RAVDESS_EMOTIONS.to_vec(),
         members: 1,
+        ..VoiceTrainingConfig::default()
     }
 }
 
@@ -276,7 +277,7 @@ fn members_are_seeded_apart_and_their_probabilities_averaged() {
     let a = predict_voice(&members[0].net, &mels).unwrap();
     let b = predict_voice(&members[1].net, &mels).unwrap();
     let nets = [members[0].net.clone(), members[1].net.clone()];
-    let avg = facevox::train::predict_voice_members(&nets, &mels).unwrap();
+    let avg = facevox::train::predict_voice_members(&nets, &mels, &Default::default()).unwrap();
     for ((a, b), m) in a.iter().zip(&b).zip(&avg) {
         for k in 0..8 {
             assert!((m.emotion[k] - (a.emotion[k] + b.emotion[k]) / 2.0).abs() < 1e-6);
@@ -284,4 +285,75 @@ fn members_are_seeded_apart_and_their_probabilities_averaged() {
         assert!((m.gender[1] - (a.gender[1] + b.gender[1]) / 2.0).abs() < 1e-6);
         assert_eq!(m.embedding, a.embedding);
     }
+}
+
+#[test]
+fn test_time_augmentation_averages_the_transformed_views() {
+    use facevox::model::VoiceTta;
+    use facevox::train::augment::{freq_warp, time_stretch};
+    use facevox::train::predict_voice_tta;
+
+    let train = synthetic(32, 10, true, true);
+    let net = train_voice(&config(1), &train, &[], None).unwrap().net;
+    let test = synthetic(4, 11, true, true);
+    let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
+    let plain = predict_voice(&net, &mels).unwrap();
+    // No views given: exactly the plain prediction.
+    assert_eq!(
+        predict_voice_tta(&net, &mels, &VoiceTta::none()).unwrap(),
+        plain
+    );
+
+    let tta = VoiceTta {
+        time_stretch: vec![0.9, 1.0],
+        freq_warp: vec![1.0, 1.1],
+    };
+    assert_eq!(
+        tta.views(),
+        [(0.9, 1.0), (0.9, 1.1), (1.0, 1.0), (1.0, 1.1)]
+    );
+    let got = predict_voice_tta(&net, &mels, &tta).unwrap();
+    // By hand: each view transformed, predicted and averaged.
+    let mut want = vec![[0f32; 8]; mels.len()];
+    for (rate, alpha) in tta.views() {
+        let viewed: Vec<LogMel> = mels
+            .iter()
+            .map(|m| {
+                let mut v = time_stretch(m, rate);
+                freq_warp(&mut v, alpha);
+                v
+            })
+            .collect();
+        let refs: Vec<&LogMel> = viewed.iter().collect();
+        for (w, p) in want.iter_mut().zip(predict_voice(&net, &refs).unwrap()) {
+            for (wk, pk) in w.iter_mut().zip(&p.emotion) {
+                *wk += pk / 4.0;
+            }
+        }
+    }
+    for ((g, w), p) in got.iter().zip(&want).zip(&plain) {
+        for k in 0..8 {
+            assert!(
+                (g.emotion[k] - w[k]).abs() < 1e-5,
+                "{:?} vs {w:?}",
+                g.emotion
+            );
+        }
+        assert!((g.gender.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        // The embedding is the plain view's.
+        assert_eq!(g.embedding, p.embedding);
+    }
+    assert!(got != plain, "the views must change the prediction");
+
+    let bad = VoiceTta {
+        time_stretch: vec![f32::NAN],
+        freq_warp: vec![],
+    };
+    assert!(bad.validate().is_err());
+    assert!(VoiceTta {
+        time_stretch: vec![],
+        freq_warp: vec![3.0]
+    }
+    .validate()
+    .is_err());
 }

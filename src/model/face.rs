@@ -230,6 +230,10 @@ pub struct FaceModelFile {
     pub crop: CropConfig,
     /// Emotion classes in head order.
     pub emotions: Vec<Emotion>,
+    /// Average each face's prediction with its mirror image's (test-time augmentation; off in
+    /// files that predate it).
+    #[serde(default)]
+    pub tta_flip: bool,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -294,6 +298,7 @@ mod tests {
         let stem = dir.join("face");
         let file = FaceModelFile {
             format: 1,
+            tta_flip: false,
             model: cfg.clone(),
             crop: CropConfig::gray(16),
             emotions: FACE_EMOTIONS.to_vec(),

@@ -10,7 +10,7 @@ pub mod norm;
 pub mod voice;
 
 pub use face::{FaceConfig, FaceModelFile, FaceNet, FaceOutput};
-pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput};
+pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput, VoiceTta};
 
 use std::path::Path;
 

@@ -238,6 +238,9 @@ pub struct VoiceModelFile {
     /// are averaged when above 1; their weights are prefixed `member{i}.`).
     #[serde(default = "one")]
     pub members: usize,
+    /// Test-time augmentation the analyser applies (none in files that predate it).
+    #[serde(default)]
+    pub tta: VoiceTta,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -245,6 +248,56 @@ pub struct VoiceModelFile {
 
 fn one() -> usize {
     1
+}
+
+/// Test-time augmentation for the voice branch: every clip is scored once for each
+/// combination of a tempo rate and a mel-axis warp (the same transforms training augments
+/// with), and the probabilities of all views are averaged. An empty list stands for `[1.0]`,
+/// so the default is one plain view.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoiceTta {
+    /// Tempo rates (above 1 shortens the clip; 1.0 = as recorded).
+    pub time_stretch: Vec<f32>,
+    /// Mel-axis warp factors (band `b` takes the value at `alpha·b`; 1.0 = unwarped).
+    pub freq_warp: Vec<f32>,
+}
+
+impl VoiceTta {
+    /// One plain view.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The views as `(tempo rate, warp factor)` pairs, tempo-major.
+    pub fn views(&self) -> Vec<(f32, f32)> {
+        let or_one = |v: &[f32]| if v.is_empty() { vec![1.0] } else { v.to_vec() };
+        let warps = or_one(&self.freq_warp);
+        or_one(&self.time_stretch)
+            .into_iter()
+            .flat_map(|r| warps.iter().map(move |&a| (r, a)))
+            .collect()
+    }
+
+    /// Whether this is the single plain view.
+    pub fn is_plain(&self) -> bool {
+        self.views() == [(1.0, 1.0)]
+    }
+
+    /// Every factor must be finite and within 0.5..=2.
+    pub fn validate(&self) -> Result<()> {
+        for (what, v) in [
+            ("time_stretch", &self.time_stretch),
+            ("freq_warp", &self.freq_warp),
+        ] {
+            if let Some(bad) = v.iter().find(|x| !(0.5..=2.0).contains(*x)) {
+                return Err(Error::InvalidConfig(format!(
+                    "tta.{what} factor {bad} is outside 0.5..=2"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl VoiceModelFile {
@@ -335,6 +388,7 @@ mod tests {
         let stem = dir.join("voice");
         let file = VoiceModelFile {
             format: 1,
+            tta: Default::default(),
             members: 1,
             model: cfg.clone(),
             mel: MelConfig {
@@ -382,6 +436,7 @@ mod tests {
         let stem = dir.join("voice");
         let file = VoiceModelFile {
             format: 1,
+            tta: Default::default(),
             members: 2,
             model: cfg.clone(),
             mel: MelConfig {

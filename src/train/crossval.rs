@@ -13,13 +13,16 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::engine::ValidationMetrics;
 use super::voice::{
-    argmax, predict_voice_members, train_voice_members, EpochLog, VoiceExample, VoiceTrainingConfig,
+    argmax, predict_voice_members, train_voice_members, validation_metrics, EpochLog, VoiceExample,
+    VoiceTrainingConfig,
 };
 use crate::audio::LogMel;
 use crate::eval::{
     by_group, stratified_group_k_fold, BinaryReport, ClassificationReport, CrossValidationReport,
 };
+use crate::model::VoiceTta;
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -44,10 +47,23 @@ pub struct VoiceFoldResult {
     pub emotion_by_group: BTreeMap<String, ClassificationReport>,
     /// The epoch whose weights were evaluated.
     pub best_epoch: usize,
+    /// The final (ensembled) weights scored on the inner-validation speakers with no
+    /// test-time augmentation, the config's `tta` and each of its `tta_compare` (empty without
+    /// inner-validation speakers).
+    pub inner_validation_tta: Vec<TtaScore>,
     /// The training log.
     pub history: Vec<EpochLog>,
     /// Wall time of training and testing.
     pub seconds: f64,
+}
+
+/// One test-time augmentation scored on a fold's inner-validation speakers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TtaScore {
+    /// The views scored.
+    pub tta: VoiceTta,
+    /// Their metrics.
+    pub metrics: ValidationMetrics,
 }
 
 /// Cross-validation of a voice config.
@@ -157,7 +173,34 @@ pub fn cross_validate_voice(
         let mut members = train_voice_members(cfg, &tr, &va, log.as_deref())?;
         let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
         let nets: Vec<_> = members.iter().map(|m| m.net.clone()).collect();
-        let preds = predict_voice_members(&nets, &mels)?;
+        let preds = predict_voice_members(&nets, &mels, &cfg.tta)?;
+        let mut inner_validation_tta = Vec::new();
+        if !va.is_empty() {
+            let va_mels: Vec<&LogMel> = va.iter().map(|e| &e.mel).collect();
+            let mut candidates = vec![VoiceTta::none(), cfg.tta.clone()];
+            candidates.extend(cfg.tta_compare.iter().cloned());
+            for tta in candidates {
+                if inner_validation_tta
+                    .iter()
+                    .any(|s: &TtaScore| s.tta.views() == tta.views())
+                {
+                    continue;
+                }
+                let p = predict_voice_members(&nets, &va_mels, &tta)?;
+                let metrics = validation_metrics(&va, &p, &cfg.emotions)?;
+                if cfg.train.progress {
+                    eprintln!(
+                        "fold {}: inner validation, tta {:?} x {:?}: emotion {:.4}, gender {:.4}",
+                        fi + 1,
+                        tta.time_stretch,
+                        tta.freq_warp,
+                        metrics.emotion_accuracy.unwrap_or(f64::NAN),
+                        metrics.gender_accuracy.unwrap_or(f64::NAN)
+                    );
+                }
+                inner_validation_tta.push(TtaScore { tta, metrics });
+            }
+        }
         let outcome = members.swap_remove(0);
 
         let (mut gt, mut gp, mut gs) = (vec![], vec![], vec![]);
@@ -194,6 +237,7 @@ pub fn cross_validate_voice(
             emotion,
             gender,
             best_epoch: outcome.best_epoch,
+            inner_validation_tta,
             history: outcome.history,
             seconds: started.elapsed().as_secs_f64(),
         };

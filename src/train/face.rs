@@ -61,6 +61,9 @@ pub struct FaceTrainingConfig {
     /// Train the emotion head on vote shares where an example has them (the FER+ paper's
     /// "probability" scheme) instead of the one-hot majority label.
     pub soft_emotion_targets: bool,
+    /// Test-time augmentation: average each face's prediction with its mirror image's (used
+    /// for the final scores and saved in the model file for the analyser).
+    pub tta_flip: bool,
 }
 
 impl Default for FaceTrainingConfig {
@@ -77,6 +80,7 @@ impl Default for FaceTrainingConfig {
             },
             emotions: FACE_EMOTIONS.to_vec(),
             soft_emotion_targets: false,
+            tta_flip: false,
         }
     }
 }
@@ -134,10 +138,23 @@ pub fn predict_faces(
     images: &[&RgbImage],
     batch: usize,
 ) -> Result<Vec<FacePrediction>> {
+    predict_faces_tta(net, crop, images, batch, false)
+}
+
+/// As [`predict_faces`]; with `flip`, each face is also scored mirrored left to right and the
+/// two probability distributions averaged (test-time augmentation; the embedding stays the
+/// unmirrored face's).
+pub fn predict_faces_tta(
+    net: &FaceNet,
+    crop: &CropConfig,
+    images: &[&RgbImage],
+    batch: usize,
+    flip: bool,
+) -> Result<Vec<FacePrediction>> {
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(batch.max(1)) {
         let owned: Vec<RgbImage> = chunk.iter().map(|&i| i.clone()).collect();
-        out.extend(predict_tensor(net, &stack_crops(&owned, crop)?)?);
+        out.extend(predict_tensor(net, &stack_crops(&owned, crop)?, flip)?);
     }
     Ok(out)
 }
@@ -149,6 +166,17 @@ pub fn predict_face_crops(
     net: &FaceNet,
     crops: &[&crate::vision::FaceCrop],
     batch: usize,
+) -> Result<Vec<FacePrediction>> {
+    predict_face_crops_tta(net, crops, batch, false)
+}
+
+/// As [`predict_face_crops`], with the mirrored view averaged in when `flip` (see
+/// [`predict_faces_tta`]).
+pub fn predict_face_crops_tta(
+    net: &FaceNet,
+    crops: &[&crate::vision::FaceCrop],
+    batch: usize,
+    flip: bool,
 ) -> Result<Vec<FacePrediction>> {
     let mut out = Vec::with_capacity(crops.len());
     for chunk in crops.chunks(batch.max(1)) {
@@ -170,15 +198,34 @@ pub fn predict_face_crops(
             (chunk.len(), shape[0], shape[1], shape[2]),
             &Device::Cpu,
         )?;
-        out.extend(predict_tensor(net, &x)?);
+        out.extend(predict_tensor(net, &x, flip)?);
     }
     Ok(out)
 }
 
-fn predict_tensor(net: &FaceNet, x: &Tensor) -> Result<Vec<FacePrediction>> {
+/// `x` `(B, C, H, W)` mirrored along W.
+fn mirror_width(x: &Tensor) -> Result<Tensor> {
+    let w = x.dim(3)?;
+    let idx = Tensor::from_vec((0..w as u32).rev().collect::<Vec<_>>(), w, x.device())?;
+    Ok(x.index_select(&idx, 3)?)
+}
+
+fn predict_tensor(net: &FaceNet, x: &Tensor, flip: bool) -> Result<Vec<FacePrediction>> {
     let o = net.forward_t(x, false)?;
-    let g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?.to_vec2::<f32>()?;
-    let e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?.to_vec2::<f32>()?;
+    let probs = |o: &crate::model::FaceOutput| -> Result<(Tensor, Tensor)> {
+        Ok((
+            candle_nn::ops::softmax_last_dim(&o.gender_logits)?,
+            candle_nn::ops::softmax_last_dim(&o.emotion_logits)?,
+        ))
+    };
+    let (mut g, mut e) = probs(&o)?;
+    if flip {
+        let (gm, em) = probs(&net.forward_t(&mirror_width(x)?, false)?)?;
+        g = ((g + gm)? * 0.5)?;
+        e = ((e + em)? * 0.5)?;
+    }
+    let g = g.to_vec2::<f32>()?;
+    let e = e.to_vec2::<f32>()?;
     let emb = o.embedding.to_vec2::<f32>()?;
     Ok(g.into_iter()
         .zip(e)

@@ -26,17 +26,18 @@ pub mod schedule;
 pub mod voice;
 
 pub use augment::AudioAugmentConfig;
-pub use crossval::{cross_validate_voice, VoiceCrossValidation, VoiceFoldResult};
+pub use crossval::{cross_validate_voice, TtaScore, VoiceCrossValidation, VoiceFoldResult};
 pub use engine::Prediction;
 pub use face::{
     face_validation_metrics, fairface_examples, ferplus_examples, predict_face_crops,
-    predict_faces, train_face, FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+    predict_face_crops_tta, predict_faces, predict_faces_tta, train_face, FaceExample,
+    FacePrediction, FaceTrainingConfig, SkippedImage,
 };
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;
 pub use voice::{
-    predict_voice, predict_voice_members, train_voice, train_voice_members, EarlyStopping,
-    EpochLog, TrainConfig, TrainOutcome, ValidationMetrics, VoiceExample, VoicePrediction,
-    VoiceTrainingConfig,
+    predict_voice, predict_voice_members, predict_voice_tta, train_voice, train_voice_members,
+    EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics, VoiceExample,
+    VoicePrediction, VoiceTrainingConfig,
 };

@@ -7,14 +7,14 @@ use candle_nn::{VarBuilder, VarMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::augment::{augment_example, crop};
+use super::augment::{augment_example, crop, freq_warp, time_stretch};
 pub(crate) use super::engine::argmax;
 use super::engine::{fit, head_class_weights, score_predictions, BatchTargets, Prediction};
 pub use super::engine::{EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics};
 use super::loss::smoothed_one_hot;
 use crate::audio::{LogMel, MelConfig};
 use crate::labels::{Emotion, Gender};
-use crate::model::{init_weights, VoiceConfig, VoiceNet, DTYPE};
+use crate::model::{init_weights, VoiceConfig, VoiceNet, VoiceTta, DTYPE};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -46,6 +46,13 @@ pub struct VoiceTrainingConfig {
     pub emotions: Vec<Emotion>,
     /// Networks trained (seeds `seed`, `seed + 1`, ...) and averaged: an ensemble when above 1.
     pub members: usize,
+    /// Test-time augmentation: used to score the cross-validation test folds and saved in the
+    /// model file for the analyser.
+    pub tta: VoiceTta,
+    /// Further test-time augmentations scored, with `tta` and no augmentation, on the
+    /// inner-validation speakers at the end of each cross-validation fold: the evidence for
+    /// choosing `tta` without looking at the test speakers.
+    pub tta_compare: Vec<VoiceTta>,
 }
 
 impl Default for VoiceTrainingConfig {
@@ -59,6 +66,8 @@ impl Default for VoiceTrainingConfig {
             train: TrainConfig::default(),
             emotions: crate::labels::RAVDESS_EMOTIONS.to_vec(),
             members: 1,
+            tta: VoiceTta::none(),
+            tta_compare: Vec::new(),
         }
     }
 }
@@ -83,6 +92,10 @@ impl VoiceTrainingConfig {
         }
         if self.members == 0 {
             return Err(Error::InvalidConfig("members must be at least 1".into()));
+        }
+        self.tta.validate()?;
+        for t in &self.tta_compare {
+            t.validate()?;
         }
         self.train
             .validate_common(self.model.n_emotions, self.emotions.len())
@@ -241,27 +254,86 @@ pub fn train_voice(
     fit(t, varmap, net, train.len(), make_batch, validate, log)
 }
 
-/// Averages the members' probabilities for each clip (the embedding is the first member's:
-/// independently trained members do not share an embedding space).
-pub fn predict_voice_members(nets: &[VoiceNet], mels: &[&LogMel]) -> Result<Vec<VoicePrediction>> {
+/// Runs `net` on every view of `tta` of each clip and averages the probabilities (the
+/// embedding is the plain view's when `tta` has one, else the first view's).
+pub fn predict_voice_tta(
+    net: &VoiceNet,
+    mels: &[&LogMel],
+    tta: &VoiceTta,
+) -> Result<Vec<VoicePrediction>> {
+    if tta.is_plain() {
+        return predict_voice(net, mels);
+    }
+    let views = tta.views();
+    let embed_view = views
+        .iter()
+        .position(|&v| v == (1.0, 1.0))
+        .unwrap_or_default();
+    let mut out: Vec<VoicePrediction> = Vec::new();
+    let mut embeddings = Vec::new();
+    for (vi, &(rate, alpha)) in views.iter().enumerate() {
+        let viewed: Vec<LogMel> = mels
+            .iter()
+            .map(|m| {
+                let mut v = time_stretch(m, rate);
+                freq_warp(&mut v, alpha);
+                v
+            })
+            .collect();
+        let refs: Vec<&LogMel> = viewed.iter().collect();
+        let preds = predict_voice(net, &refs)?;
+        if vi == embed_view {
+            embeddings = preds.iter().map(|p| p.embedding.clone()).collect();
+        }
+        if out.is_empty() {
+            out = preds;
+        } else {
+            for (acc, p) in out.iter_mut().zip(&preds) {
+                add_probabilities(acc, p);
+            }
+        }
+    }
+    for (p, e) in out.iter_mut().zip(embeddings) {
+        scale_probabilities(p, 1.0 / views.len() as f32);
+        p.embedding = e;
+    }
+    Ok(out)
+}
+
+fn add_probabilities(acc: &mut VoicePrediction, p: &VoicePrediction) {
+    acc.gender[0] += p.gender[0];
+    acc.gender[1] += p.gender[1];
+    acc.emotion
+        .iter_mut()
+        .zip(&p.emotion)
+        .for_each(|(a, b)| *a += b);
+}
+
+fn scale_probabilities(p: &mut VoicePrediction, s: f32) {
+    p.gender.iter_mut().for_each(|v| *v *= s);
+    p.emotion.iter_mut().for_each(|v| *v *= s);
+}
+
+/// Averages the members' probabilities for each clip, each member scored with `tta` (the
+/// embedding is the first member's: independently trained members do not share an embedding
+/// space).
+pub fn predict_voice_members(
+    nets: &[VoiceNet],
+    mels: &[&LogMel],
+    tta: &VoiceTta,
+) -> Result<Vec<VoicePrediction>> {
     let Some((first, rest)) = nets.split_first() else {
         return Err(Error::InvalidConfig("no networks to predict with".into()));
     };
-    let mut out = predict_voice(first, mels)?;
+    let mut out = predict_voice_tta(first, mels, tta)?;
     for net in rest {
-        for (acc, p) in out.iter_mut().zip(predict_voice(net, mels)?) {
-            acc.gender[0] += p.gender[0];
-            acc.gender[1] += p.gender[1];
-            acc.emotion
-                .iter_mut()
-                .zip(&p.emotion)
-                .for_each(|(a, b)| *a += b);
+        for (acc, p) in out.iter_mut().zip(predict_voice_tta(net, mels, tta)?) {
+            add_probabilities(acc, &p);
         }
     }
     let n = nets.len() as f32;
     for p in &mut out {
-        p.gender.iter_mut().for_each(|v| *v /= n);
-        p.emotion.iter_mut().for_each(|v| *v /= n);
+        scale_probabilities(p, 1.0 / n);
     }
     Ok(out)
 }
