@@ -21,10 +21,11 @@ use clap::Parser;
 use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
 use facevox::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::labels::{Emotion, Gender};
-use facevox::model::FaceModelFile;
+use facevox::model::{default_device, FaceModelFile};
 use facevox::rng::SeededRng;
 use facevox::train::{
-    fairface_examples, ferplus_examples, predict_faces, train_face, FaceExample, FaceTrainingConfig,
+    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_tta, train_face,
+    FaceExample, FaceTrainingConfig,
 };
 use facevox::vision::{load_image, FaceCropper, FaceSource};
 
@@ -65,6 +66,14 @@ struct Args {
     /// Face-crop cache folder (crops and detections are reused across runs).
     #[arg(long, default_value = "target/facevox-cache")]
     cache: PathBuf,
+    /// Score the saved model in this folder (face.json + face.safetensors) on the same splits
+    /// instead of training one; its crop config and test-time augmentation are used.
+    #[arg(long)]
+    evaluate: Option<PathBuf>,
+    /// With --evaluate: override the model file's mirror-image test-time augmentation for the
+    /// final scores (true/false).
+    #[arg(long)]
+    tta_flip: Option<bool>,
 }
 
 fn main() {
@@ -98,6 +107,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = args.seed {
         cfg.train.seed = s;
     }
+    let loaded = match &args.evaluate {
+        Some(dir) => {
+            let (file, net) = FaceModelFile::load(&dir.join("face"), &default_device())?;
+            cfg.model = file.model.clone();
+            cfg.crop = file.crop.clone();
+            cfg.emotions = file.emotions.clone();
+            cfg.tta_flip = args.tta_flip.unwrap_or(file.tta_flip);
+            Some((file, net))
+        }
+        None => None,
+    };
     cfg.validate()?;
     std::fs::create_dir_all(&args.out)?;
     let started = Instant::now();
@@ -196,21 +216,62 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
 
-    let outcome = train_face(
-        &cfg,
-        &train,
-        &select,
-        Some(&args.out.join("train_log.jsonl")),
-    )?;
-    let net = &outcome.net;
+    let (outcome, loaded_net) = match loaded {
+        Some((file, net)) => {
+            eprintln!(
+                "scoring the saved model (no training): {}",
+                file.provenance["command"]
+            );
+            (None, Some(net))
+        }
+        None => (
+            Some(train_face(
+                &cfg,
+                &train,
+                &select,
+                Some(&args.out.join("train_log.jsonl")),
+            )?),
+            None,
+        ),
+    };
+    let net = match (&outcome, &loaded_net) {
+        (Some(o), _) => &o.net,
+        (None, Some(n)) => n,
+        (None, None) => unreachable!("either trained or loaded"),
+    };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();
     report.insert("data".into(), serde_json::Value::Object(data_report));
-    report.insert("best_epoch".into(), serde_json::json!(outcome.best_epoch));
+    if let Some(o) = &outcome {
+        report.insert("best_epoch".into(), serde_json::json!(o.best_epoch));
+    }
+    // The selection slices, with and without the mirrored view: the evidence for `tta_flip`
+    // (the test parts below are scored only with the config's choice).
+    if !select.is_empty() {
+        let imgs: Vec<_> = select.iter().map(|e| &e.image).collect();
+        let mut rows = serde_json::Map::new();
+        for flip in [false, true] {
+            let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, flip)?;
+            let m = face_validation_metrics(&select, &preds, &cfg.emotions)?;
+            eprintln!(
+                "selection slices, mirrored view {}: gender {:.4} (balanced {:.4}), emotion {:.4} \
+                 (UAR {:.4}), score {:.4}",
+                if flip { "averaged in" } else { "off" },
+                m.gender_accuracy.unwrap_or(f64::NAN),
+                m.gender_balanced_accuracy.unwrap_or(f64::NAN),
+                m.emotion_accuracy.unwrap_or(f64::NAN),
+                m.emotion_uar.unwrap_or(f64::NAN),
+                m.score
+            );
+            rows.insert(format!("tta_flip_{flip}"), serde_json::to_value(&m)?);
+        }
+        report.insert("selection".into(), serde_json::Value::Object(rows));
+    }
+    report.insert("tta_flip".into(), serde_json::json!(cfg.tta_flip));
 
     if !fer_valid.is_empty() {
         let imgs: Vec<_> = fer_valid.iter().map(|e| &e.image).collect();
-        let preds = predict_faces(net, &cfg.crop, &imgs, 256)?;
+        let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (e, pr) in fer_valid.iter().zip(&preds) {
             if let Some(i) = e
@@ -233,7 +294,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if !ff_test.is_empty() {
         let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
-        let preds = predict_faces(net, &cfg.crop, &imgs, 256)?;
+        let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
         let mut by_race: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         let mut by_gender: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         let mut all = Vec::new();
@@ -294,7 +355,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let row = match cropper.crop_image(&load_image(p)?)? {
                 None => serde_json::json!({"still": name, "error": "no face found"}),
                 Some(c) => {
-                    let pr = &predict_faces(net, &cfg.crop, &[&c], 1)?[0];
+                    let pr = &predict_faces_tta(net, &cfg.crop, &[&c], 1, cfg.tta_flip)?[0];
                     let guess = if pr.gender[1] > pr.gender[0] {
                         Gender::Female
                     } else {
@@ -314,8 +375,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             serde_json::json!({"n": paths.len(), "correct": correct, "rows": rows}),
         );
     }
+    let emotions_used: Vec<Emotion> = cfg.emotions.clone();
+    report.insert("emotions".into(), serde_json::to_value(emotions_used)?);
+    let Some(outcome) = outcome else {
+        to_json_pretty(&report, args.out.join("report.json"))?;
+        eprintln!(
+            "wrote report.json ({:.0} s in all)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    };
     let file = FaceModelFile {
         format: 1,
+        tta_flip: cfg.tta_flip,
         model: cfg.model.clone(),
         crop: cfg.crop.clone(),
         emotions: cfg.emotions.clone(),
@@ -329,8 +401,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     file.save(&outcome.varmap, &args.out.join("face"))?;
-    let emotions_used: Vec<Emotion> = cfg.emotions.clone();
-    report.insert("emotions".into(), serde_json::to_value(emotions_used)?);
     to_json_pretty(&report, args.out.join("report.json"))?;
     eprintln!(
         "saved {} and report.json ({:.0} s in all)",
