@@ -236,3 +236,41 @@ fn bad_augment_configs_are_refused() {
     let back: AugmentConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
     assert_eq!(back, cfg);
 }
+
+#[test]
+fn dropping_colour_keeps_luma_and_is_seeded() {
+    use facevox::vision::drop_colour;
+    let img = card();
+    let grey = drop_colour(&img);
+    for (p, g) in img.pixels().zip(grey.pixels()) {
+        let [r, gg, b] = g.0;
+        assert!(r == gg && gg == b, "{:?}", g.0);
+        // BT.601 luma of the original pixel, within rounding.
+        let y = 0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64;
+        assert!((r as f64 - y).abs() <= 1.5, "{} vs {y}", r);
+    }
+    let always = Augmenter::new(AugmentConfig {
+        grayscale_prob: 1.0,
+        ..AugmentConfig::none()
+    })
+    .unwrap();
+    assert_eq!(always.augment(&img, 7), grey);
+    let half = Augmenter::new(AugmentConfig {
+        grayscale_prob: 0.5,
+        ..AugmentConfig::none()
+    })
+    .unwrap();
+    let greyed = (0..200u64)
+        .filter(|&s| half.augment(&img, s) == grey)
+        .count();
+    assert!(
+        (60..=140).contains(&greyed),
+        "{greyed}/200 greyed at p = 0.5"
+    );
+    assert_eq!(half.augment(&img, 11), half.augment(&img, 11));
+    assert!(Augmenter::new(AugmentConfig {
+        grayscale_prob: 1.5,
+        ..AugmentConfig::none()
+    })
+    .is_err());
+}

@@ -175,6 +175,15 @@ pub fn downscale_upscale(image: &RgbImage, factor: f32) -> RgbImage {
     image::imageops::resize(&small, w, h, FilterType::Triangle)
 }
 
+/// The picture's BT.601 luma (the grey crop path's conversion) in all three channels.
+pub fn drop_colour(image: &RgbImage) -> RgbImage {
+    let luma = super::detect::rgb_to_gray(image);
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        let v = luma.get_pixel(x, y).0[0];
+        image::Rgb([v, v, v])
+    })
+}
+
 /// Which augmentations run, how often, and how strongly. Ranges are `[low, high]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -211,6 +220,9 @@ pub struct AugmentConfig {
     pub downscale_prob: f32,
     /// Range of the downscale factor.
     pub downscale_range: [f32; 2],
+    /// Probability of dropping colour (the picture becomes its luma in all three channels),
+    /// so an RGB model also learns from, and copes with, grey pictures.
+    pub grayscale_prob: f32,
 }
 
 impl Default for AugmentConfig {
@@ -232,6 +244,7 @@ impl Default for AugmentConfig {
             occlusion_size: [0.15, 0.35],
             downscale_prob: 0.15,
             downscale_range: [0.3, 0.6],
+            grayscale_prob: 0.0,
         }
     }
 }
@@ -247,6 +260,7 @@ impl AugmentConfig {
             noise_prob: 0.0,
             occlusion_prob: 0.0,
             downscale_prob: 0.0,
+            grayscale_prob: 0.0,
             ..Self::default()
         }
     }
@@ -261,6 +275,7 @@ impl AugmentConfig {
             ("noise_prob", self.noise_prob),
             ("occlusion_prob", self.occlusion_prob),
             ("downscale_prob", self.downscale_prob),
+            ("grayscale_prob", self.grayscale_prob),
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {
@@ -316,7 +331,7 @@ pub struct Augmenter {
 }
 
 /// Stream identifiers mixed into the seed so each transform draws independently.
-const STREAMS: [u64; 7] = [
+const STREAMS: [u64; 8] = [
     0x666c_6970, // flip
     0x6166_6669, // affine
     0x636f_6c6f, // colour
@@ -324,6 +339,7 @@ const STREAMS: [u64; 7] = [
     0x6e6f_6973, // noise
     0x6f63_636c, // occlusion
     0x646f_776e, // downscale
+    0x6772_6579, // grey
 ];
 
 impl Augmenter {
@@ -386,6 +402,10 @@ impl Augmenter {
         let mut r = stream(6);
         if r.chance(c.downscale_prob) {
             img = downscale_upscale(&img, r.range(c.downscale_range[0], c.downscale_range[1]));
+        }
+        let mut r = stream(7);
+        if r.chance(c.grayscale_prob) {
+            img = drop_colour(&img);
         }
         img
     }

@@ -42,8 +42,8 @@ pub mod track;
 pub mod video;
 
 pub use augment::{
-    add_gaussian_noise, brightness_contrast, downscale_upscale, flip_horizontal, gaussian_blur,
-    occlude, rotate_scale_translate, AugmentConfig, AugmentRng, Augmenter,
+    add_gaussian_noise, brightness_contrast, downscale_upscale, drop_colour, flip_horizontal,
+    gaussian_blur, occlude, rotate_scale_translate, AugmentConfig, AugmentRng, Augmenter,
 };
 pub use crop::{
     crop_face, crop_face_image, crop_precropped, face_crop_from_file, normalize_face,
