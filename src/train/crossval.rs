@@ -50,6 +50,7 @@ pub struct VoiceFoldResult {
     /// The final (ensembled) weights scored on the inner-validation speakers with no
     /// test-time augmentation, the config's `tta` and each of its `tta_compare` (empty without
     /// inner-validation speakers).
+    #[serde(default)]
     pub inner_validation_tta: Vec<TtaScore>,
     /// The training log.
     pub history: Vec<EpochLog>,
