@@ -50,6 +50,12 @@ pub struct AudioAugmentConfig {
     /// (linear interpolation), `α` uniform in this range; it moves formants and pitch
     /// harmonics up or down as a shorter or longer vocal tract would. `None`: off.
     pub freq_warp: Option<(f32, f32)>,
+    /// Largest warp `|α − 1|` at which an example still trains the gender head; a more
+    /// strongly warped example keeps its emotion label but its gender label is masked out.
+    /// Vocal-tract-length perturbation moves the very cues (formant spacing, pitch) that
+    /// perceived gender rests on, so a female voice warped down by 10% is no longer a clean
+    /// example of a female voice. `None`: every example keeps its gender label.
+    pub gender_warp_max: Option<f32>,
 }
 
 impl Default for AudioAugmentConfig {
@@ -67,11 +73,19 @@ impl Default for AudioAugmentConfig {
             mixup_probability: 0.5,
             time_stretch: None,
             freq_warp: None,
+            gender_warp_max: None,
         }
     }
 }
 
 impl AudioAugmentConfig {
+    /// Whether an example warped by `alpha` keeps its gender label
+    /// (see [`gender_warp_max`](Self::gender_warp_max)).
+    pub fn keeps_gender(&self, alpha: f32) -> bool {
+        self.gender_warp_max
+            .is_none_or(|max| (alpha - 1.0).abs() <= max + 1e-6)
+    }
+
     /// Everything off (what evaluation uses).
     pub fn none() -> Self {
         Self {
@@ -87,6 +101,7 @@ impl AudioAugmentConfig {
             mixup_probability: 0.0,
             time_stretch: None,
             freq_warp: None,
+            gender_warp_max: None,
         }
     }
 }
@@ -236,6 +251,18 @@ pub fn augment_example(
     norm: InputNorm,
     rng: &mut SeededRng,
 ) -> LogMel {
+    augment_example_warped(mel, cfg, norm, rng).0
+}
+
+/// [`augment_example`], also returning the mel-warp factor `α` it drew (1 when the warp is
+/// off), so the caller can apply [`AudioAugmentConfig::gender_warp_max`]. Draws exactly the
+/// same random numbers as [`augment_example`].
+pub fn augment_example_warped(
+    mel: &LogMel,
+    cfg: &AudioAugmentConfig,
+    norm: InputNorm,
+    rng: &mut SeededRng,
+) -> (LogMel, f32) {
     let stretched;
     let mel = match cfg.time_stretch {
         Some((lo, hi)) => {
@@ -249,9 +276,11 @@ pub fn augment_example(
         Some(f) => random_crop(mel, f, rng),
         None => mel.clone(),
     };
+    let mut warp = 1.0;
     if let Some((lo, hi)) = cfg.freq_warp {
         let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
         freq_warp(&mut out, alpha);
+        warp = alpha;
     }
     let gain = cfg
         .gain_db
@@ -275,7 +304,7 @@ pub fn augment_example(
         cfg.freq_mask_max,
         rng,
     );
-    out
+    (out, warp)
 }
 
 /// Mixup (Zhang et al. 2018) in place over a batch: each example `i` becomes
@@ -435,6 +464,45 @@ mod tests {
         );
         assert_eq!(full.n_frames, 200);
         assert!(full.data.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn warped_chain_reports_its_warp_and_masks_gender_beyond_the_limit() {
+        let cfg = AudioAugmentConfig {
+            freq_warp: Some((0.9, 1.1)),
+            gender_warp_max: Some(0.04),
+            ..AudioAugmentConfig::default()
+        };
+        let mel = ramp(16, 300);
+        let (mut kept, mut masked) = (0, 0);
+        for seed in 0..200 {
+            let plain =
+                augment_example(&mel, &cfg, InputNorm::Utterance, &mut SeededRng::new(seed));
+            let (warped, alpha) =
+                augment_example_warped(&mel, &cfg, InputNorm::Utterance, &mut SeededRng::new(seed));
+            // Same random stream, same example: the warp factor is only reported.
+            assert_eq!(plain, warped);
+            assert!((0.9..=1.1).contains(&alpha), "{alpha}");
+            if cfg.keeps_gender(alpha) {
+                assert!((alpha - 1.0).abs() <= 0.04 + 1e-6);
+                kept += 1;
+            } else {
+                assert!((alpha - 1.0).abs() > 0.04);
+                masked += 1;
+            }
+        }
+        // Uniform on ±0.1 with a ±0.04 limit: about 40% keep their gender label.
+        assert!((50..=110).contains(&kept), "{kept} kept, {masked} masked");
+        // No warp configured: α is 1 and every example keeps its label; no limit: all keep.
+        let off = AudioAugmentConfig {
+            freq_warp: None,
+            ..cfg.clone()
+        };
+        let (_, alpha) =
+            augment_example_warped(&mel, &off, InputNorm::Utterance, &mut SeededRng::new(3));
+        assert_eq!(alpha, 1.0);
+        assert!(off.keeps_gender(alpha));
+        assert!(AudioAugmentConfig::default().keeps_gender(0.5));
     }
 
     #[test]

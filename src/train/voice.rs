@@ -7,7 +7,7 @@ use candle_nn::{VarBuilder, VarMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::augment::{augment_example, crop, freq_warp, time_stretch};
+use super::augment::{augment_example_warped, crop, freq_warp, time_stretch};
 pub(crate) use super::engine::argmax;
 use super::engine::{fit, head_class_weights, score_predictions, BatchTargets, Prediction};
 pub use super::engine::{EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics};
@@ -202,14 +202,14 @@ pub fn train_voice(
     let n_emotions = emotions.len();
     let make_batch = |chunk: &[usize], epoch: usize, b: usize, rng: &mut SeededRng| {
         let batch_seed = (epoch as u64) << 32 | b as u64;
-        let augmented: Vec<LogMel> = chunk
+        let (augmented, warps): (Vec<LogMel>, Vec<f32>) = chunk
             .par_iter()
             .enumerate()
             .map(|(i, &idx)| {
                 let mut r = root_rng.fork(batch_seed.wrapping_mul(1_000_003) ^ i as u64);
-                augment_example(&train[idx].mel, &t.augment, cfg.model.input_norm, &mut r)
+                augment_example_warped(&train[idx].mel, &t.augment, cfg.model.input_norm, &mut r)
             })
-            .collect();
+            .unzip();
         let frames = augmented.iter().map(|m| m.n_frames).min().unwrap_or(1);
         let bsz = chunk.len();
         let mut input = Vec::with_capacity(bsz * cfg.model.n_mels * frames);
@@ -224,7 +224,7 @@ pub fn train_voice(
         let mut tg = BatchTargets::new(bsz, n_emotions);
         for (i, &idx) in chunk.iter().enumerate() {
             let ex = &train[idx];
-            if let Some(g) = ex.gender {
+            if let Some(g) = ex.gender.filter(|_| t.augment.keeps_gender(warps[i])) {
                 let k = g as usize;
                 tg.gender[i * 2..i * 2 + 2].copy_from_slice(&smoothed_one_hot(k, 2, smoothing));
                 tg.gender_w[i] = gender_cw[k];
