@@ -253,14 +253,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for flip in [false, true] {
             let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, flip)?;
             let m = face_validation_metrics(&select, &preds, &cfg.emotions)?;
+            // A head with no selection labels (a gender- or emotion-only run) is left out.
+            let mut line = String::new();
+            if let (Some(a), Some(b)) = (m.gender_accuracy, m.gender_balanced_accuracy) {
+                line += &format!("gender {a:.4} (balanced {b:.4}), ");
+            }
+            if let (Some(a), Some(u)) = (m.emotion_accuracy, m.emotion_uar) {
+                line += &format!("emotion {a:.4} (UAR {u:.4}), ");
+            }
             eprintln!(
-                "selection slices, mirrored view {}: gender {:.4} (balanced {:.4}), emotion {:.4} \
-                 (UAR {:.4}), score {:.4}",
+                "selection slices, mirrored view {}: {line}score {:.4}",
                 if flip { "averaged in" } else { "off" },
-                m.gender_accuracy.unwrap_or(f64::NAN),
-                m.gender_balanced_accuracy.unwrap_or(f64::NAN),
-                m.emotion_accuracy.unwrap_or(f64::NAN),
-                m.emotion_uar.unwrap_or(f64::NAN),
                 m.score
             );
             rows.insert(format!("tta_flip_{flip}"), serde_json::to_value(&m)?);

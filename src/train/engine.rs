@@ -521,13 +521,17 @@ pub(crate) fn fit<A, N: TwoHeads>(
             validation,
         };
         let summary = match &entry.validation {
-            Some(v) => format!(
-                "loss {:.3}  val gender {:.3}  emotion acc {:.3} UAR {:.3}",
-                entry.loss,
-                v.gender_accuracy.unwrap_or(f64::NAN),
-                v.emotion_accuracy.unwrap_or(f64::NAN),
-                v.emotion_uar.unwrap_or(f64::NAN)
-            ),
+            Some(v) => {
+                // A head without validation labels (a gender-only run) is left out, not NaN.
+                let mut s = format!("loss {:.3}", entry.loss);
+                if let Some(g) = v.gender_accuracy {
+                    s += &format!("  val gender {g:.3}");
+                }
+                if let (Some(a), Some(u)) = (v.emotion_accuracy, v.emotion_uar) {
+                    s += &format!("  emotion acc {a:.3} UAR {u:.3}");
+                }
+                s
+            }
             None => format!("loss {:.3}", entry.loss),
         };
         bar.finish_and_clear();
