@@ -3,8 +3,8 @@
 
 For each run folder given (holding fold_N.jsonl epoch logs), prints per fold the validation
 emotion accuracy and UAR and the gender accuracy averaged over the last K epochs (default 10),
-the best validation score, and their means over folds. Configs are compared on these numbers, which come from
-training speakers held out from each fold, never from the fold's test speakers.
+the best validation score, and their means over folds. Configs are compared on these numbers,
+which come from training speakers held out from each fold, never from the fold's test speakers.
 
     python3 tools/inner_val_summary.py runs/sel_a runs/sel_b [--last 10] [--folds N]
 
