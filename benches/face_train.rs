@@ -1,6 +1,6 @@
 //! Face-branch speed against PyTorch on this CPU: training throughput (one AdamW step on a
 //! batch of 64 crops, gradient clipping included) and inference latency per crop (batch 1 and
-//! 32), the same architecture in both (`examples/configs/face.json`: 48x48 grey crops), timed
+//! 32), the same architecture in both (the shipped `examples/configs/face.json`), timed
 //! the same way (median after a warm-up). The PyTorch side is `tools/torch_face_bench.py`
 //! (install: `tools/install_torch.sh`); without torch only the facevox numbers are printed.
 //!
@@ -71,8 +71,9 @@ fn main() {
     );
     let threads = threads();
     println!(
-        "machine: {threads} cores; FaceNet {:?} x{} convs, {s}x{s}x{}, training batch {BATCH}",
-        m.stages, m.convs_per_stage, m.in_channels
+        "machine: {threads} cores; FaceNet {:?} x{} convs, {}-d embedding, {s}x{s}x{}, \
+         training batch {BATCH}",
+        m.stages, m.convs_per_stage, m.embedding, m.in_channels
     );
     println!(
         "facevox (candle) training step: {:.1} ms = {:.0} crops/s",
@@ -106,6 +107,10 @@ fn main() {
             stages.join(","),
             "--convs".into(),
             m.convs_per_stage.to_string(),
+            "--embedding".into(),
+            m.embedding.to_string(),
+            "--dropout".into(),
+            m.dropout.to_string(),
         ],
     ) else {
         return;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch CPU peer of facevox's FaceNet, for benches/face_train.rs.
 
-The same architecture (stages of conv3x3-BN-ReLU, max-pool, global average pooling, a 128-d
-embedding, gender and emotion heads), the same batch shapes and optimiser (AdamW with
+The same architecture (stages of conv3x3-BN-ReLU, max-pool, global average pooling, an
+embedding (128-d by default; `--embedding`), gender and emotion heads), the same batch shapes and optimiser (AdamW with
 gradient clipping), timed the same way: median of repeated runs after a warm-up. Prints one
 JSON object.
 
@@ -19,7 +19,8 @@ from torch_bench_common import time_model
 
 
 class FaceNet(nn.Module):
-    def __init__(self, in_ch=1, stages=(32, 64, 128, 256), convs=2, emb=128, n_emotions=8):
+    def __init__(self, in_ch=1, stages=(32, 64, 128, 256), convs=2, emb=128, n_emotions=8,
+                 dropout=0.4):
         super().__init__()
         layers = []
         c_in = in_ch
@@ -31,7 +32,7 @@ class FaceNet(nn.Module):
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
         self.embed = nn.Linear(c_in, emb)
-        self.dropout = nn.Dropout(0.4)
+        self.dropout = nn.Dropout(dropout)
         self.gender = nn.Linear(emb, 2)
         self.emotion = nn.Linear(emb, n_emotions)
 
@@ -51,12 +52,14 @@ def main():
     ap.add_argument("--in-channels", type=int, default=1)
     ap.add_argument("--stages", type=str, default="32,64,128,256")
     ap.add_argument("--convs", type=int, default=2)
+    ap.add_argument("--embedding", type=int, default=128)
+    ap.add_argument("--dropout", type=float, default=0.4)
     ap.add_argument("--reps", type=int, default=10)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     stages = tuple(int(s) for s in args.stages.split(","))
-    net = FaceNet(args.in_channels, stages, args.convs)
+    net = FaceNet(args.in_channels, stages, args.convs, emb=args.embedding, dropout=args.dropout)
     x = torch.randn(args.batch, args.in_channels, args.size, args.size)
     one = torch.randn(1, args.in_channels, args.size, args.size)
     many = torch.randn(args.infer_batch, args.in_channels, args.size, args.size)
