@@ -11,7 +11,7 @@
 //! selection slices pick the best epoch; FER+ `FER2013Valid`, the FairFace test part and the
 //! RAVDESS stills are only scored once, at the end, by the model that was kept. The report
 //! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
-//! accuracy per race group and per gender, and the stills.
+//! accuracy per race group, per gender and per age group, and the stills.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -300,6 +300,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
         let mut by_race: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         let mut by_gender: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut by_age: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         let mut all = Vec::new();
         for (e, pr) in ff_test.iter().zip(&preds) {
             let g = e.gender.expect("FairFace has gender") as usize;
@@ -313,12 +314,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .entry(e.gender.unwrap().to_string())
                 .or_default()
                 .push(pair);
+            by_age
+                .entry(e.age.clone().unwrap_or_default())
+                .or_default()
+                .push(pair);
         }
         let (t, p): (Vec<usize>, Vec<usize>) = all.iter().copied().unzip();
         let rep = ClassificationReport::new(&t, &p, &["male", "female"])?;
         println!("FairFace held-out test, gender, n = {}:\n{rep}", all.len());
         let races: BTreeMap<_, _> = by_race.iter().map(|(k, v)| (k, accuracy(v))).collect();
         let genders: BTreeMap<_, _> = by_gender.iter().map(|(k, v)| (k, accuracy(v))).collect();
+        let ages: BTreeMap<_, _> = by_age.iter().map(|(k, v)| (k, accuracy(v))).collect();
         let accs: Vec<f64> = races
             .values()
             .filter_map(|v| v["accuracy"].as_f64())
@@ -331,11 +337,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         for (k, v) in &genders {
             println!("  {k:<16} {v}");
         }
+        for (k, v) in &ages {
+            println!("  age {k:<12} {v}");
+        }
         println!("  best - worst race group: {:.2} points", gap * 100.0);
         report.insert(
             "fairface_test".into(),
             serde_json::json!({"gender": rep, "by_race": races, "by_gender": genders,
-                "race_gap": gap}),
+                "by_age": ages, "race_gap": gap}),
         );
     }
     if let Some(dir) = &args.stills {

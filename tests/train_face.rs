@@ -37,6 +37,7 @@ fn synthetic(n: usize, seed: u64, emotion: bool, gender: bool) -> Vec<FaceExampl
                 emotion: emotion.then_some(FACE_EMOTIONS[k]),
                 emotion_votes: None,
                 group: None,
+                age: None,
             }
         })
         .collect()

@@ -1,6 +1,7 @@
 //! Detector hit rates on the real development data in $FACEVOX_DATA (see shared/data/README.md):
 //! the 20 RAVDESS stills and the sampled frames of the RAVDESS clip must each give exactly one
-//! face; FairFace crops must give a face in at least 95% of a fixed sample. Skipped when
+//! face; FairFace crops must give a face in at least 95% of a fixed sample, and FairFace
+//! examples keep gender, race and age group for the audit tables. Skipped when
 //! FACEVOX_DATA is not set.
 //!
 //! The FairFace sample is every 15th row of `fairface_label_train.csv` from the 8th (2,000
@@ -124,4 +125,33 @@ fn ferplus_crops_go_through_the_precropped_path() {
         n += 1;
     }
     assert_eq!(n, 50);
+}
+
+/// FairFace rows become gender examples through the detector path, each keeping its race and
+/// age group for the audit tables (the first 40 rows; a row without a face is skipped, never
+/// guessed).
+#[test]
+fn fairface_examples_keep_gender_race_and_age_for_the_audit() {
+    let Some(data) = data_dir() else { return };
+    let (recs, missing) =
+        facevox::data::load_fairface(data.join("fairface96/fairface_label_train.csv")).unwrap();
+    assert_eq!(missing, 0);
+    let recs = &recs[..40];
+    let crop = CropConfig::gray(48);
+    let (examples, skipped) =
+        facevox::train::fairface_examples(recs, &crop, facevox::vision::FaceSource::Detect, None)
+            .unwrap();
+    assert_eq!(examples.len() + skipped.len(), recs.len());
+    assert!(examples.len() >= 36, "{} of 40 found", examples.len());
+    let mut kept = recs
+        .iter()
+        .filter(|r| !skipped.iter().any(|s| s.image == r.image));
+    for e in &examples {
+        let r = kept.next().unwrap();
+        assert_eq!((e.gender, e.emotion), (Some(r.gender), None));
+        assert_eq!(e.group.as_deref(), Some(r.race.as_str()));
+        assert_eq!(e.age.as_deref(), Some(r.age.as_str()));
+        assert!(facevox::data::FAIRFACE_RACES.contains(&r.race.as_str()));
+        assert_eq!((e.image.width(), e.image.height()), (48, 48));
+    }
 }

@@ -44,6 +44,8 @@ pub struct FaceExample {
     pub emotion_votes: Option<Vec<f32>>,
     /// Subject or other group for audits (for FairFace, the race group).
     pub group: Option<String>,
+    /// Age group for audits, as the dataset writes it (FairFace: `0-2`, `3-9`, …).
+    pub age: Option<String>,
 }
 
 /// Everything that defines a face-model training run.
@@ -447,6 +449,7 @@ pub fn ferplus_examples(
                 emotion: r.majority(),
                 emotion_votes: r.vote_distribution().map(|v| v.to_vec()),
                 group: None,
+                age: None,
             }),
             Err(s) => skipped.push(s),
         }
@@ -454,7 +457,7 @@ pub fn ferplus_examples(
     Ok((out, skipped))
 }
 
-/// FairFace images as gender examples (group = race group), cropped through `source`
+/// FairFace images as gender examples (group = race group, age = age group), cropped through `source`
 /// (FairFace crops have a margin, so [`FaceSource::Detect`] runs the detector as inference
 /// does; images without a detected face are skipped and listed), through `cache` when given.
 pub fn fairface_examples(
@@ -473,6 +476,7 @@ pub fn fairface_examples(
                 emotion: None,
                 emotion_votes: None,
                 group: Some(r.race.clone()),
+                age: Some(r.age.clone()),
             }),
             Err(s) => skipped.push(s),
         }
