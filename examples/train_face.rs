@@ -92,6 +92,18 @@ fn accuracy(pairs: &[(usize, usize)]) -> serde_json::Value {
     })
 }
 
+/// Accuracy of `pairs` (truth, prediction) per group, `keys` naming each pair's group.
+fn accuracy_by(
+    pairs: &[(usize, usize)],
+    keys: impl Iterator<Item = String>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+    for (key, &pair) in keys.zip(pairs) {
+        groups.entry(key).or_default().push(pair);
+    }
+    groups.into_iter().map(|(k, v)| (k, accuracy(&v))).collect()
+}
+
 fn argmax(v: &[f32]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
 }
@@ -298,33 +310,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !ff_test.is_empty() {
         let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
         let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
-        let mut by_race: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-        let mut by_gender: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-        let mut by_age: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-        let mut all = Vec::new();
-        for (e, pr) in ff_test.iter().zip(&preds) {
-            let g = e.gender.expect("FairFace has gender") as usize;
-            let pair = (g, argmax(&pr.gender));
-            all.push(pair);
-            by_race
-                .entry(e.group.clone().unwrap_or_default())
-                .or_default()
-                .push(pair);
-            by_gender
-                .entry(e.gender.unwrap().to_string())
-                .or_default()
-                .push(pair);
-            by_age
-                .entry(e.age.clone().unwrap_or_default())
-                .or_default()
-                .push(pair);
-        }
+        let all: Vec<(usize, usize)> = ff_test
+            .iter()
+            .zip(&preds)
+            .map(|(e, pr)| {
+                let g = e.gender.expect("FairFace has gender") as usize;
+                (g, argmax(&pr.gender))
+            })
+            .collect();
         let (t, p): (Vec<usize>, Vec<usize>) = all.iter().copied().unzip();
         let rep = ClassificationReport::new(&t, &p, &["male", "female"])?;
         println!("FairFace held-out test, gender, n = {}:\n{rep}", all.len());
-        let races: BTreeMap<_, _> = by_race.iter().map(|(k, v)| (k, accuracy(v))).collect();
-        let genders: BTreeMap<_, _> = by_gender.iter().map(|(k, v)| (k, accuracy(v))).collect();
-        let ages: BTreeMap<_, _> = by_age.iter().map(|(k, v)| (k, accuracy(v))).collect();
+        let by = |key: fn(&FaceExample) -> String| accuracy_by(&all, ff_test.iter().map(key));
+        let races = by(|e| e.group.clone().unwrap_or_default());
+        let genders = by(|e| e.gender.map(|g| g.to_string()).unwrap_or_default());
+        let ages = by(|e| e.age.clone().unwrap_or_default());
         let accs: Vec<f64> = races
             .values()
             .filter_map(|v| v["accuracy"].as_f64())

@@ -2,8 +2,8 @@
 """PyTorch CPU peer of facevox's FaceNet, for benches/face_train.rs.
 
 The same architecture (stages of conv3x3-BN-ReLU, max-pool, global average pooling, an
-embedding (128-d by default; `--embedding`), gender and emotion heads), the same batch shapes and optimiser (AdamW with
-gradient clipping), timed the same way: median of repeated runs after a warm-up. Prints one
+embedding (128-d by default; `--embedding`), gender and emotion heads), the same batch shapes
+and optimiser (AdamW with gradient clipping), timed the same way: median of repeated runs after a warm-up. Prints one
 JSON object.
 
 Install: tools/install_torch.sh (CPU wheel). Threads default to all cores, like candle.

@@ -520,20 +520,16 @@ pub(crate) fn fit<A, N: TwoHeads>(
             seconds: started.elapsed().as_secs_f64(),
             validation,
         };
-        let summary = match &entry.validation {
-            Some(v) => {
-                // A head without validation labels (a gender-only run) is left out, not NaN.
-                let mut s = format!("loss {:.3}", entry.loss);
-                if let Some(g) = v.gender_accuracy {
-                    s += &format!("  val gender {g:.3}");
-                }
-                if let (Some(a), Some(u)) = (v.emotion_accuracy, v.emotion_uar) {
-                    s += &format!("  emotion acc {a:.3} UAR {u:.3}");
-                }
-                s
+        // A head without validation labels (a gender-only run) is left out, not NaN.
+        let mut summary = format!("loss {:.3}", entry.loss);
+        if let Some(v) = &entry.validation {
+            if let Some(g) = v.gender_accuracy {
+                summary += &format!("  val gender {g:.3}");
             }
-            None => format!("loss {:.3}", entry.loss),
-        };
+            if let (Some(a), Some(u)) = (v.emotion_accuracy, v.emotion_uar) {
+                summary += &format!("  emotion acc {a:.3} UAR {u:.3}");
+            }
+        }
         bar.finish_and_clear();
         if t.progress {
             eprintln!(

@@ -457,9 +457,10 @@ pub fn ferplus_examples(
     Ok((out, skipped))
 }
 
-/// FairFace images as gender examples (group = race group, age = age group), cropped through `source`
-/// (FairFace crops have a margin, so [`FaceSource::Detect`] runs the detector as inference
-/// does; images without a detected face are skipped and listed), through `cache` when given.
+/// FairFace images as gender examples (group = race group, age = age group), cropped
+/// through `source` (FairFace crops have a margin, so [`FaceSource::Detect`] runs the detector
+/// as inference does; images without a detected face are skipped and listed), through `cache`
+/// when given.
 pub fn fairface_examples(
     records: &[FairFaceRecord],
     crop: &CropConfig,
