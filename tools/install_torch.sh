@@ -1,11 +1,16 @@
 #!/bin/sh
-# Installs the PyTorch peer for benches/voice_train.rs from PyPI, CPU use only.
+# Installs the PyTorch peer for the training benches (benches/voice_train.rs,
+# benches/face_train.rs) into a virtual environment at target/torch-venv, which the benches use
+# when it exists (FACEVOX_PYTHON overrides it). The peers run on the CPU only.
 #
-# The PyPI wheel depends on several GB of CUDA libraries (nvidia-*) that a CPU benchmark never
-# loads, and the CPU-only index (download.pytorch.org) is not reachable from every machine, so
-# the wheel is installed without its dependencies, followed by its pure-Python ones. torch
-# imports and runs on the CPU without the CUDA packages.
+# The PyPI wheel is a CUDA build: it will not import unless its nvidia-* libraries are installed
+# too (about 5 GB), even though a CPU benchmark never calls them. The CPU-only index
+# (download.pytorch.org) is not reachable from every machine, so the full PyPI wheel with its
+# dependencies is installed. The version is pinned so that the ratios in the README are
+# reproducible.
 set -e
-python3 -m pip install --quiet --no-deps "torch>=2.4"
-python3 -m pip install --quiet filelock typing_extensions sympy networkx jinja2 fsspec
-python3 -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())'
+cd "$(dirname "$0")/.."
+VENV=target/torch-venv
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet "torch==2.15.0" numpy
+"$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())'

@@ -48,8 +48,13 @@ pub fn one_hot(classes: &[usize], n: usize) -> Tensor {
 /// Runs the PyTorch peer `tools/<script>` with `args` and parses the JSON it prints; `None`
 /// (with the reason printed) when Python or torch is missing.
 pub fn python_peer(script: &str, args: &[String]) -> Option<serde_json::Value> {
-    let path = format!("{}/tools/{script}", env!("CARGO_MANIFEST_DIR"));
-    match Command::new("python3").arg(&path).args(args).output() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let path = format!("{root}/tools/{script}");
+    match Command::new(peer_python(root))
+        .arg(&path)
+        .args(args)
+        .output()
+    {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout).to_string();
             Some(serde_json::from_str(text.trim()).expect("the peer prints JSON"))
@@ -68,6 +73,20 @@ pub fn python_peer(script: &str, args: &[String]) -> Option<serde_json::Value> {
             println!("PyTorch peer not run: {e}");
             None
         }
+    }
+}
+
+/// The Python that runs the peers: `FACEVOX_PYTHON`, else the virtual environment that
+/// `tools/install_torch.sh` makes (`target/torch-venv`), else `python3` on the path.
+fn peer_python(root: &str) -> String {
+    if let Ok(p) = std::env::var("FACEVOX_PYTHON") {
+        return p;
+    }
+    let venv = format!("{root}/target/torch-venv/bin/python");
+    if std::path::Path::new(&venv).exists() {
+        venv
+    } else {
+        "python3".to_string()
     }
 }
 
