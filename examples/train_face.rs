@@ -236,15 +236,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             );
             (None, Some(net))
         }
-        None => (
-            Some(train_face(
-                &cfg,
-                &train,
-                &select,
-                Some(&args.out.join("train_log.jsonl")),
-            )?),
-            None,
-        ),
+        None => {
+            if let Some(init) = &cfg.init_weights {
+                eprintln!(
+                    "fine-tuning from {} (age balance {})",
+                    init.display(),
+                    cfg.age_balance
+                );
+            }
+            (
+                Some(train_face(
+                    &cfg,
+                    &train,
+                    &select,
+                    Some(&args.out.join("train_log.jsonl")),
+                )?),
+                None,
+            )
+        }
     };
     let net = match (&outcome, &loaded_net) {
         (Some(o), _) => &o.net,
@@ -407,6 +416,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "train": cfg.train,
             "soft_emotion_targets": cfg.soft_emotion_targets,
+            "age_balance": cfg.age_balance,
+            "init_weights": cfg.init_weights,
             "split_seed": args.split_seed,
             "training_examples": train.len(),
             "best_epoch": outcome.best_epoch,

@@ -215,3 +215,62 @@ fn mirrored_view_is_averaged_in_when_asked() {
     // The synthetic gender cue is a left/right gradient, so mirroring must move the answer.
     assert!(both != plain);
 }
+
+#[test]
+fn age_balance_weighs_gender_examples_by_inverse_age_share() {
+    use facevox::train::age_balance_weights;
+    // Gender examples: three aged 20-29, one aged 0-2; one emotion-only example and one
+    // gender example without an age group.
+    let mut ex = synthetic(6, 7, false, true);
+    for (e, age) in ex.iter_mut().zip(["20-29", "20-29", "20-29", "0-2"]) {
+        e.age = Some(age.to_string());
+    }
+    ex[4].gender = None;
+    ex[4].emotion = Some(Emotion::Happy);
+    assert_eq!(age_balance_weights(&ex, 0.0), vec![1.0; 6]);
+    // Full balancing: shares 3/4 and 1/4 give raw weights 4/3 and 4, the unaged example 1;
+    // the five gender examples' mean (4 + 4 + 4 + 12 + 3) / 15 = 27/15 = 1.8 scales them.
+    let w = age_balance_weights(&ex, 1.0);
+    let want = [4.0 / 3.0, 4.0 / 3.0, 4.0 / 3.0, 4.0, 1.0, 1.0].map(|v| v / 1.8);
+    for (i, (a, b)) in w.iter().zip(want).enumerate() {
+        let b = if i == 4 { 1.0 } else { b };
+        assert!((a - b).abs() < 1e-5, "example {i}: {a} vs {b}");
+    }
+    // Square root: 0-2 weighs sqrt(3) times a 20-29 example.
+    let w = age_balance_weights(&ex, 0.5);
+    assert!((w[3] / w[0] - 3f32.sqrt()).abs() < 1e-5);
+    let mut bad = config(1);
+    bad.age_balance = 1.5;
+    assert!(train_face(&bad, &ex, &[], None).is_err());
+}
+
+#[test]
+fn training_can_start_from_saved_weights() {
+    let train = synthetic(128, 8, true, true);
+    let scratch = train_face(&config(30), &train, &[], None).unwrap();
+    let dir = std::env::temp_dir().join(format!("facevox-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("face.safetensors");
+    scratch.varmap.save(&path).unwrap();
+    // One more epoch from the saved weights starts where the first run ended, far below
+    // the loss of a first epoch from random weights.
+    let mut cfg = config(1);
+    cfg.init_weights = Some(path.clone());
+    let tuned = train_face(&cfg, &train, &[], None).unwrap();
+    let fresh = scratch.history.first().unwrap().loss;
+    let ended = scratch.history.last().unwrap().loss;
+    let resumed = tuned.history.first().unwrap().loss;
+    assert!(
+        resumed < 0.5 * fresh,
+        "resumed {resumed}, fresh {fresh}, ended {ended}"
+    );
+    // Weights of another architecture are refused with a clear error.
+    let mut other = config(1);
+    other.model.embedding = 24;
+    other.init_weights = Some(path);
+    let err = train_face(&other, &train, &[], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot start from"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

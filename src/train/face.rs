@@ -8,6 +8,7 @@
 //! with only an emotion (FER+) trains the emotion head, one with only a gender (FairFace) the
 //! gender head, through the masked multi-task loss.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -66,6 +67,14 @@ pub struct FaceTrainingConfig {
     /// Test-time augmentation: average each face's prediction with its mirror image's (used
     /// for the final scores and saved in the model file for the analyser).
     pub tta_flip: bool,
+    /// Weights each gender example by (share of its age group)^-`age_balance`, scaled so that
+    /// the gender examples' weights average 1: 0 (the default) is off, 0.5 the square root of
+    /// inverse frequency, 1 full balancing. Examples without an age group weigh 1. Rare age
+    /// groups (FairFace's children and over-60s) are where gender accuracy is lowest.
+    pub age_balance: f32,
+    /// Start from these weights (a face safetensors file of the same architecture) instead of
+    /// a random initialisation: fine-tuning. `None` (the default) trains from scratch.
+    pub init_weights: Option<std::path::PathBuf>,
 }
 
 impl Default for FaceTrainingConfig {
@@ -83,6 +92,8 @@ impl Default for FaceTrainingConfig {
             emotions: FACE_EMOTIONS.to_vec(),
             soft_emotion_targets: false,
             tta_flip: false,
+            age_balance: 0.0,
+            init_weights: None,
         }
     }
 }
@@ -108,9 +119,52 @@ impl FaceTrainingConfig {
                 self.model.stages.len()
             )));
         }
+        if !(0.0..=1.0).contains(&self.age_balance) {
+            return Err(Error::InvalidConfig(format!(
+                "age_balance is {}, it must be in [0, 1]",
+                self.age_balance
+            )));
+        }
         self.train
             .validate_common(self.model.n_emotions, self.emotions.len())
     }
+}
+
+/// Per-example gender-loss multipliers for [`FaceTrainingConfig::age_balance`]: each gender
+/// example with an age group weighs (group share)^-`power`, normalised so the gender examples'
+/// weights average 1; other examples weigh 1.
+pub fn age_balance_weights(examples: &[FaceExample], power: f32) -> Vec<f32> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for ex in examples.iter().filter(|e| e.gender.is_some()) {
+        if let Some(a) = &ex.age {
+            *counts.entry(a.as_str()).or_default() += 1;
+        }
+    }
+    let aged: usize = counts.values().sum();
+    if power == 0.0 || aged == 0 {
+        return vec![1.0; examples.len()];
+    }
+    let raw = |ex: &FaceExample| match (&ex.gender, &ex.age) {
+        (Some(_), Some(a)) => (counts[a.as_str()] as f32 / aged as f32).powf(-power),
+        _ => 1.0,
+    };
+    let n_gender = examples.iter().filter(|e| e.gender.is_some()).count();
+    let mean = examples
+        .iter()
+        .filter(|e| e.gender.is_some())
+        .map(raw)
+        .sum::<f32>()
+        / n_gender as f32;
+    examples
+        .iter()
+        .map(|ex| {
+            if ex.gender.is_some() {
+                raw(ex) / mean
+            } else {
+                1.0
+            }
+        })
+        .collect()
 }
 
 /// Probabilities for one face.
@@ -308,11 +362,20 @@ pub fn train_face(
     )?;
     let augmenter = Augmenter::new(t.augment.clone())?;
 
-    let varmap = VarMap::new();
+    let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DTYPE, &Device::Cpu);
     let net = FaceNet::new(&cfg.model, vb)?;
     init_weights(&varmap, t.seed)?;
+    if let Some(path) = &cfg.init_weights {
+        varmap.load(path).map_err(|e| {
+            Error::InvalidConfig(format!(
+                "cannot start from {}: {e} (is it a face model of this architecture?)",
+                path.display()
+            ))
+        })?;
+    }
     net.reseed_dropout(t.seed ^ 0xd20f);
+    let age_w = age_balance_weights(train, cfg.age_balance);
     let root_rng = SeededRng::new(t.seed);
     let smoothing = t.label_smoothing;
     let make_batch = |chunk: &[usize], epoch: usize, b: usize, _rng: &mut SeededRng| {
@@ -335,7 +398,7 @@ pub fn train_face(
             if let Some(g) = ex.gender {
                 let k = g as usize;
                 tg.gender[i * 2..i * 2 + 2].copy_from_slice(&smoothed_one_hot(k, 2, smoothing));
-                tg.gender_w[i] = gender_cw[k];
+                tg.gender_w[i] = gender_cw[k] * age_w[idx];
             }
             let row = &mut tg.emotion[i * n_emotions..(i + 1) * n_emotions];
             match (&ex.emotion_votes, emotion_index(ex.emotion)) {
