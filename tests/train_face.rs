@@ -274,3 +274,13 @@ fn training_can_start_from_saved_weights() {
     assert!(err.contains("cannot start from"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shipped_face_configs_parse_and_validate() {
+    for name in ["face.json", "face_finetune.json"] {
+        let path = format!("{}/examples/configs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let cfg: FaceTrainingConfig =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        cfg.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
