@@ -9,7 +9,10 @@
 //! Splits (all seeded): FER+ `FER2013Train` minus a 5% selection slice trains the emotion head;
 //! FairFace is split by gender × race into 85% training, 5% selection and 10% test. The
 //! selection slices pick the best epoch; FER+ `FER2013Valid`, the FairFace test part and the
-//! RAVDESS stills are only scored once, at the end, by the model that was kept. The report
+//! RAVDESS stills are only scored once, at the end, by the model that was kept. A config with
+//! `init_weights` fine-tunes saved weights instead of starting from random ones (the shipped
+//! model is `examples/configs/face.json`, then `examples/configs/face_finetune.json` from
+//! its `runs/face/face.safetensors`; see models/README.md). The report
 //! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
 //! accuracy per race group, per gender and per age group, and the stills.
 
