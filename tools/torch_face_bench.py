@@ -3,8 +3,8 @@
 
 The same architecture (stages of conv3x3-BN-ReLU, max-pool, global average pooling, an
 embedding (128-d by default; `--embedding`), gender and emotion heads), the same batch shapes
-and optimiser (AdamW with gradient clipping), timed the same way: median of repeated runs after a warm-up. Prints one
-JSON object.
+and optimiser (AdamW with gradient clipping), timed the same way: median of repeated runs
+after a warm-up. Prints one JSON object.
 
 Install: tools/install_torch.sh (CPU wheel). Threads default to all cores, like candle.
 """

@@ -144,27 +144,19 @@ pub fn age_balance_weights(examples: &[FaceExample], power: f32) -> Vec<f32> {
     if power == 0.0 || aged == 0 {
         return vec![1.0; examples.len()];
     }
-    let raw = |ex: &FaceExample| match (&ex.gender, &ex.age) {
-        (Some(_), Some(a)) => (counts[a.as_str()] as f32 / aged as f32).powf(-power),
-        _ => 1.0,
-    };
-    let n_gender = examples.iter().filter(|e| e.gender.is_some()).count();
-    let mean = examples
-        .iter()
-        .filter(|e| e.gender.is_some())
-        .map(raw)
-        .sum::<f32>()
-        / n_gender as f32;
-    examples
+    // Unnormalised weights of the gender examples (`None` for the others).
+    let raw: Vec<Option<f32>> = examples
         .iter()
         .map(|ex| {
-            if ex.gender.is_some() {
-                raw(ex) / mean
-            } else {
-                1.0
-            }
+            ex.gender.map(|_| match &ex.age {
+                Some(a) => (counts[a.as_str()] as f32 / aged as f32).powf(-power),
+                None => 1.0,
+            })
         })
-        .collect()
+        .collect();
+    let gender_w: Vec<f32> = raw.iter().flatten().copied().collect();
+    let mean = gender_w.iter().sum::<f32>() / gender_w.len() as f32;
+    raw.iter().map(|w| w.map_or(1.0, |w| w / mean)).collect()
 }
 
 /// Probabilities for one face.
