@@ -28,7 +28,7 @@ use facevox::model::{default_device, FaceModelFile};
 use facevox::rng::SeededRng;
 use facevox::train::{
     face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_tta, train_face,
-    FaceExample, FaceTrainingConfig,
+    FaceExample, FacePrediction, FaceTrainingConfig,
 };
 use facevox::vision::{load_image, FaceCropper, FaceSource};
 
@@ -77,6 +77,11 @@ struct Args {
     /// final scores (true/false).
     #[arg(long)]
     tta_flip: Option<bool>,
+    /// Also write every scored face's probabilities with its labels to `predictions.jsonl` in
+    /// the output folder (selection slices mirrored, the test parts as configured), so that
+    /// models can be compared or combined offline.
+    #[arg(long)]
+    save_predictions: bool,
 }
 
 fn main() {
@@ -105,6 +110,18 @@ fn accuracy_by(
         groups.entry(key).or_default().push(pair);
     }
     groups.into_iter().map(|(k, v)| (k, accuracy(&v))).collect()
+}
+
+/// One line of `predictions.jsonl` per face.
+fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[FacePrediction]) -> String {
+    let mut out = String::new();
+    for (e, p) in examples.iter().zip(preds) {
+        let row = serde_json::json!({"split": split, "gender": p.gender, "emotion": p.emotion,
+            "label_gender": e.gender, "label_emotion": e.emotion, "group": e.group, "age": e.age});
+        out += &row.to_string();
+        out.push('\n');
+    }
+    out
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -266,6 +283,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();
     report.insert("data".into(), serde_json::Value::Object(data_report));
+    let mut dump = String::new();
     if let Some(o) = &outcome {
         report.insert("best_epoch".into(), serde_json::json!(o.best_epoch));
     }
@@ -291,6 +309,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 m.score
             );
             rows.insert(format!("tta_flip_{flip}"), serde_json::to_value(&m)?);
+            if flip {
+                dump += &prediction_rows("selection", &select, &preds);
+            }
         }
         report.insert("selection".into(), serde_json::Value::Object(rows));
     }
@@ -299,6 +320,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !fer_valid.is_empty() {
         let imgs: Vec<_> = fer_valid.iter().map(|e| &e.image).collect();
         let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
+        dump += &prediction_rows("ferplus_valid", &fer_valid, &preds);
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (e, pr) in fer_valid.iter().zip(&preds) {
             if let Some(i) = e
@@ -322,6 +344,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !ff_test.is_empty() {
         let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
         let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
+        dump += &prediction_rows("fairface_test", &ff_test, &preds);
         let all: Vec<(usize, usize)> = ff_test
             .iter()
             .zip(&preds)
@@ -398,6 +421,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "ravdess_stills".into(),
             serde_json::json!({"n": paths.len(), "correct": correct, "rows": rows}),
         );
+    }
+    if args.save_predictions {
+        std::fs::write(args.out.join("predictions.jsonl"), &dump)?;
     }
     let emotions_used: Vec<Emotion> = cfg.emotions.clone();
     report.insert("emotions".into(), serde_json::to_value(emotions_used)?);
