@@ -24,10 +24,10 @@ use clap::Parser;
 use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
 use facevox::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::labels::{Emotion, Gender};
-use facevox::model::{default_device, FaceModelFile};
+use facevox::model::{default_device, FaceModel, FaceModelFile};
 use facevox::rng::SeededRng;
 use facevox::train::{
-    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_tta, train_face,
+    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_model, train_face,
     FaceExample, FacePrediction, FaceTrainingConfig,
 };
 use facevox::vision::{load_image, FaceCropper, FaceSource};
@@ -70,7 +70,8 @@ struct Args {
     #[arg(long, default_value = "target/facevox-cache")]
     cache: PathBuf,
     /// Score the saved model in this folder (face.json + face.safetensors) on the same splits
-    /// instead of training one; its crop config and test-time augmentation are used.
+    /// instead of training one; its crop config, test-time augmentation and gender members
+    /// are used.
     #[arg(long)]
     evaluate: Option<PathBuf>,
     /// With --evaluate: override the model file's mirror-image test-time augmentation for the
@@ -141,7 +142,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let loaded = match &args.evaluate {
         Some(dir) => {
-            let (file, net) = FaceModelFile::load(&dir.join("face"), &default_device())?;
+            let (file, net) = FaceModelFile::load_model(&dir.join("face"), &default_device())?;
             cfg.model = file.model.clone();
             cfg.crop = file.crop.clone();
             cfg.emotions = file.emotions.clone();
@@ -275,9 +276,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let net = match (&outcome, &loaded_net) {
-        (Some(o), _) => &o.net,
-        (None, Some(n)) => n,
+    let model: FaceModel = match (&outcome, loaded_net) {
+        (Some(o), _) => o.net.clone().into(),
+        (None, Some(m)) => m,
         (None, None) => unreachable!("either trained or loaded"),
     };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
@@ -293,7 +294,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let imgs: Vec<_> = select.iter().map(|e| &e.image).collect();
         let mut rows = serde_json::Map::new();
         for flip in [false, true] {
-            let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, flip)?;
+            let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, flip)?;
             let m = face_validation_metrics(&select, &preds, &cfg.emotions)?;
             // A head with no selection labels (a gender- or emotion-only run) is left out.
             let mut line = String::new();
@@ -319,7 +320,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     if !fer_valid.is_empty() {
         let imgs: Vec<_> = fer_valid.iter().map(|e| &e.image).collect();
-        let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
+        let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
         dump += &prediction_rows("ferplus_valid", &fer_valid, &preds);
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (e, pr) in fer_valid.iter().zip(&preds) {
@@ -343,7 +344,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if !ff_test.is_empty() {
         let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
-        let preds = predict_faces_tta(net, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
+        let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
         dump += &prediction_rows("fairface_test", &ff_test, &preds);
         let all: Vec<(usize, usize)> = ff_test
             .iter()
@@ -402,7 +403,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let row = match cropper.crop_image(&load_image(p)?)? {
                 None => serde_json::json!({"still": name, "error": "no face found"}),
                 Some(c) => {
-                    let pr = &predict_faces_tta(net, &cfg.crop, &[&c], 1, cfg.tta_flip)?[0];
+                    let pr = &predict_faces_model(&model, &cfg.crop, &[&c], 1, cfg.tta_flip)?[0];
                     let guess = if pr.gender[1] > pr.gender[0] {
                         Gender::Female
                     } else {
@@ -441,6 +442,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         model: cfg.model.clone(),
         crop: cfg.crop.clone(),
         emotions: cfg.emotions.clone(),
+        gender_members: 0,
         provenance: serde_json::json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "train": cfg.train,

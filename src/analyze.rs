@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
-use crate::model::{default_device, FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
-use crate::train::{predict_face_crops_tta, predict_voice_members, FacePrediction};
+use crate::model::{default_device, FaceModel, FaceModelFile, VoiceModelFile, VoiceNet};
+use crate::train::{predict_face_crops_model, predict_voice_members, FacePrediction};
 use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
@@ -203,17 +203,18 @@ pub struct FaceAnalysis {
 #[derive(Debug)]
 pub struct FaceAnalyzer {
     file: FaceModelFile,
-    net: FaceNet,
+    model: FaceModel,
 }
 
 /// Extensions read as video (the face of every sampled frame is analysed).
 const VIDEO_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "3gp"];
 
 impl FaceAnalyzer {
-    /// Loads `<dir>/face.json` and `<dir>/face.safetensors`.
+    /// Loads `<dir>/face.json` and `<dir>/face.safetensors` (with its gender members).
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let (file, net) = FaceModelFile::load(&dir.as_ref().join("face"), &default_device())?;
-        Ok(Self { file, net })
+        let (file, model) =
+            FaceModelFile::load_model(&dir.as_ref().join("face"), &default_device())?;
+        Ok(Self { file, model })
     }
 
     /// Loads the model shipped in the crate's `models/`.
@@ -264,7 +265,7 @@ impl FaceAnalyzer {
                     frames.len()
                 )));
             }
-            let preds = predict_face_crops_tta(&self.net, &crops, 64, self.file.tta_flip)?;
+            let preds = predict_face_crops_model(&self.model, &crops, 64, self.file.tta_flip)?;
             self.summarise(&preds, frames.len(), allowed)
         } else {
             let image = load_image(path)?;
@@ -287,7 +288,7 @@ impl FaceAnalyzer {
         let crop = cropper
             .crop(image)?
             .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
-        let preds = predict_face_crops_tta(&self.net, &[&crop], 1, self.file.tta_flip)?;
+        let preds = predict_face_crops_model(&self.model, &[&crop], 1, self.file.tta_flip)?;
         self.summarise(&preds, 1, allowed)
     }
 

@@ -28,6 +28,7 @@ fn model_dir(tag: &str) -> std::path::PathBuf {
         model: cfg,
         crop: CropConfig::gray(24),
         emotions: FACE_EMOTIONS.to_vec(),
+        gender_members: 0,
         provenance: serde_json::json!({"test": "untrained"}),
     }
     .save(&varmap, &dir.join("face"))
@@ -92,5 +93,62 @@ fn pictures_videos_and_missing_faces() {
     // Unreadable input and a missing model are errors too.
     assert!(analyzer.analyze_file(dir.join("missing.png")).is_err());
     assert!(FaceAnalyzer::load(dir.join("nowhere")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn gender_members_average_only_gender() {
+    use facevox::train::predict_face_crops_tta;
+    use facevox::vision::FaceCropper;
+    let dev = Device::Cpu;
+    let cfg = FaceConfig::tiny();
+    let build = |seed: u64| {
+        let vm = VarMap::new();
+        let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        init_weights(&vm, seed).unwrap();
+        (vm, net)
+    };
+    let (main_vm, main) = build(3);
+    let (member_vm, member) = build(11);
+    let dir = std::env::temp_dir().join(format!("facevox-analyze-face-gm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let crop = CropConfig::gray(24);
+    FaceModelFile {
+        format: 1,
+        tta_flip: true,
+        model: cfg.clone(),
+        crop: crop.clone(),
+        emotions: FACE_EMOTIONS.to_vec(),
+        gender_members: 1,
+        provenance: serde_json::Value::Null,
+    }
+    .save_with_gender_members(&main_vm, &[member_vm], &dir.join("face"))
+    .unwrap();
+    let analyzer = FaceAnalyzer::load(&dir).unwrap();
+    let picture = RgbImage::from_fn(40, 44, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 5) as u8, (x * y % 255) as u8])
+    });
+    let r = analyzer
+        .analyze_image_among(&picture, FaceSource::Precropped, None)
+        .unwrap();
+    let face = FaceCropper::for_source(FaceSource::Precropped, crop)
+        .unwrap()
+        .crop(&picture)
+        .unwrap()
+        .unwrap();
+    let a = &predict_face_crops_tta(&main, &[&face], 1, true).unwrap()[0];
+    let b = &predict_face_crops_tta(&member, &[&face], 1, true).unwrap()[0];
+    assert!(
+        (r.gender.p_female - (a.gender[1] + b.gender[1]) / 2.0).abs() < 1e-5,
+        "{} vs {} and {}",
+        r.gender.p_female,
+        a.gender[1],
+        b.gender[1]
+    );
+    assert!((a.gender[1] - b.gender[1]).abs() > 1e-4, "members differ");
+    for ((_, got), want) in r.emotion.probabilities.iter().zip(&a.emotion) {
+        assert!((got - want).abs() < 1e-6);
+    }
+    assert_eq!(r.embedding, a.embedding);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -234,9 +234,34 @@ pub struct FaceModelFile {
     /// files that predate it).
     #[serde(default)]
     pub tta_flip: bool,
+    /// Extra networks of the same architecture and crop, trained for perceived gender only,
+    /// whose gender probabilities are averaged with the main network's (each network counts
+    /// once); emotion and the embedding stay the main network's. Their weights are in the
+    /// same file under `gender_member{i}.` prefixes (0, none, in files that predate them).
+    #[serde(default)]
+    pub gender_members: usize,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
+}
+
+/// A face model ready to run: the main network and its gender-only members (see
+/// [`FaceModelFile::gender_members`]).
+#[derive(Debug, Clone)]
+pub struct FaceModel {
+    /// Emotion, embedding and (with the members) perceived gender.
+    pub net: FaceNet,
+    /// Networks whose gender probabilities are averaged with the main one's.
+    pub gender_members: Vec<FaceNet>,
+}
+
+impl From<FaceNet> for FaceModel {
+    fn from(net: FaceNet) -> Self {
+        Self {
+            net,
+            gender_members: Vec::new(),
+        }
+    }
 }
 
 impl FaceModelFile {
@@ -245,8 +270,74 @@ impl FaceModelFile {
         super::save_model(self, varmap, stem)
     }
 
-    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network.
+    /// Saves the main network's weights with `members`' under `gender_member{i}.` prefixes
+    /// into one file; `gender_members` must equal `members.len()`, and every member must have
+    /// this file's architecture.
+    pub fn save_with_gender_members(
+        &self,
+        main: &VarMap,
+        members: &[VarMap],
+        stem: &Path,
+    ) -> Result<()> {
+        if self.gender_members != members.len() {
+            return Err(Error::InvalidConfig(format!(
+                "the file says {} gender members but {} weight sets were given",
+                self.gender_members,
+                members.len()
+            )));
+        }
+        let merged = VarMap::new();
+        {
+            let mut out = merged.data().lock().expect("varmap lock");
+            let main = main.data().lock().expect("varmap lock");
+            for (i, vm) in members.iter().enumerate() {
+                let vm = vm.data().lock().expect("varmap lock");
+                let same = vm.len() == main.len()
+                    && main
+                        .iter()
+                        .all(|(k, v)| vm.get(k).is_some_and(|w| w.shape() == v.shape()));
+                if !same {
+                    return Err(Error::InvalidConfig(format!(
+                        "gender member {i} does not have the main network's architecture"
+                    )));
+                }
+                for (name, var) in vm.iter() {
+                    out.insert(format!("gender_member{i}.{name}"), var.clone());
+                }
+            }
+            for (name, var) in main.iter() {
+                out.insert(name.clone(), var.clone());
+            }
+        }
+        super::save_model(self, &merged, stem)
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` into the main network (without any gender
+    /// members: [`load_model`](Self::load_model) loads those too).
     pub fn load(stem: &Path, device: &Device) -> Result<(Self, FaceNet)> {
+        let (file, vb) = Self::read(stem, device)?;
+        let net = FaceNet::new(&file.model, vb)?;
+        Ok((file, net))
+    }
+
+    /// Loads `<stem>.json` and `<stem>.safetensors` into the main network and its gender
+    /// members: what the analyser runs.
+    pub fn load_model(stem: &Path, device: &Device) -> Result<(Self, FaceModel)> {
+        let (file, vb) = Self::read(stem, device)?;
+        let net = FaceNet::new(&file.model, vb.clone())?;
+        let gender_members = (0..file.gender_members)
+            .map(|i| FaceNet::new(&file.model, vb.pp(format!("gender_member{i}"))))
+            .collect::<Result<_>>()?;
+        Ok((
+            file,
+            FaceModel {
+                net,
+                gender_members,
+            },
+        ))
+    }
+
+    fn read(stem: &Path, device: &Device) -> Result<(Self, VarBuilder<'static>)> {
         let (file, vb): (Self, _) = super::load_model(stem, device)?;
         if file.crop.color.channels() != file.model.in_channels {
             return Err(Error::InvalidConfig(format!(
@@ -256,8 +347,7 @@ impl FaceModelFile {
                 file.model.in_channels
             )));
         }
-        let net = FaceNet::new(&file.model, vb)?;
-        Ok((file, net))
+        Ok((file, vb))
     }
 }
 
@@ -302,6 +392,7 @@ mod tests {
             model: cfg.clone(),
             crop: CropConfig::gray(16),
             emotions: FACE_EMOTIONS.to_vec(),
+            gender_members: 0,
             provenance: serde_json::json!({"test": true}),
         };
         file.save(&varmap, &stem).unwrap();
@@ -318,6 +409,77 @@ mod tests {
         };
         mismatched.save(&varmap, &stem).unwrap();
         assert!(FaceModelFile::load(&stem, &dev).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gender_members_round_trip() {
+        let dev = Device::Cpu;
+        let cfg = FaceConfig::tiny();
+        let build = |seed: u64| {
+            let vm = VarMap::new();
+            let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+            crate::model::init_weights(&vm, seed).unwrap();
+            (vm, net)
+        };
+        let (main_vm, main) = build(1);
+        let members: Vec<_> = [2u64, 3].into_iter().map(build).collect();
+        let dir = std::env::temp_dir().join(format!("facevox-face-gm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("face");
+        let mut file = FaceModelFile {
+            format: 1,
+            tta_flip: false,
+            model: cfg.clone(),
+            crop: CropConfig::gray(16),
+            emotions: FACE_EMOTIONS.to_vec(),
+            gender_members: 2,
+            provenance: serde_json::Value::Null,
+        };
+        let vms: Vec<VarMap> = members.iter().map(|(vm, _)| vm.clone()).collect();
+        // The count must match, and a member must have the main network's shapes.
+        assert!(file
+            .save_with_gender_members(&main_vm, &vms[..1], &stem)
+            .is_err());
+        let other = VarMap::new();
+        let wide = FaceConfig {
+            stages: vec![4, 16],
+            ..cfg.clone()
+        };
+        FaceNet::new(&wide, VarBuilder::from_varmap(&other, DType::F32, &dev)).unwrap();
+        assert!(file
+            .save_with_gender_members(&main_vm, &[vms[0].clone(), other], &stem)
+            .is_err());
+        file.save_with_gender_members(&main_vm, &vms, &stem)
+            .unwrap();
+        let (loaded, model) = FaceModelFile::load_model(&stem, &dev).unwrap();
+        assert_eq!(loaded, file);
+        assert_eq!(model.gender_members.len(), 2);
+        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &dev).unwrap();
+        let logits = |n: &FaceNet| {
+            n.forward_t(&x, false)
+                .unwrap()
+                .gender_logits
+                .to_vec2::<f32>()
+                .unwrap()
+        };
+        assert_eq!(logits(&model.net), logits(&main));
+        for (got, (_, want)) in model.gender_members.iter().zip(&members) {
+            assert_eq!(logits(got), logits(want));
+        }
+        assert_ne!(logits(&model.gender_members[0]), logits(&main));
+        // Plain `load` still gives the main network.
+        assert_eq!(
+            logits(&FaceModelFile::load(&stem, &dev).unwrap().1),
+            logits(&main)
+        );
+        file.gender_members = 0;
+        file.save(&main_vm, &stem).unwrap();
+        assert!(FaceModelFile::load_model(&stem, &dev)
+            .unwrap()
+            .1
+            .gender_members
+            .is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

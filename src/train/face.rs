@@ -24,7 +24,7 @@ use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
 use crate::data::{CropCache, FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
-use crate::model::{init_weights, FaceConfig, FaceNet, DTYPE};
+use crate::model::{init_weights, FaceConfig, FaceModel, FaceNet, DTYPE};
 use crate::rng::SeededRng;
 use crate::vision::{
     load_image, normalize_face, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource,
@@ -199,10 +199,23 @@ pub fn predict_faces_tta(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
+    predict_faces_model(&FaceModel::from(net.clone()), crop, images, batch, flip)
+}
+
+/// As [`predict_faces_tta`] for a model with gender members: their gender probabilities are
+/// averaged with the main network's (each network scored with the same test-time
+/// augmentation).
+pub fn predict_faces_model(
+    model: &FaceModel,
+    crop: &CropConfig,
+    images: &[&RgbImage],
+    batch: usize,
+    flip: bool,
+) -> Result<Vec<FacePrediction>> {
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(batch.max(1)) {
         let owned: Vec<RgbImage> = chunk.iter().map(|&i| i.clone()).collect();
-        out.extend(predict_tensor(net, &stack_crops(&owned, crop)?, flip)?);
+        out.extend(predict_tensor(model, &stack_crops(&owned, crop)?, flip)?);
     }
     Ok(out)
 }
@@ -222,6 +235,17 @@ pub fn predict_face_crops(
 /// [`predict_faces_tta`]).
 pub fn predict_face_crops_tta(
     net: &FaceNet,
+    crops: &[&crate::vision::FaceCrop],
+    batch: usize,
+    flip: bool,
+) -> Result<Vec<FacePrediction>> {
+    predict_face_crops_model(&FaceModel::from(net.clone()), crops, batch, flip)
+}
+
+/// As [`predict_face_crops_tta`] for a model with gender members (see
+/// [`predict_faces_model`]).
+pub fn predict_face_crops_model(
+    model: &FaceModel,
     crops: &[&crate::vision::FaceCrop],
     batch: usize,
     flip: bool,
@@ -246,7 +270,7 @@ pub fn predict_face_crops_tta(
             (chunk.len(), shape[0], shape[1], shape[2]),
             &Device::Cpu,
         )?;
-        out.extend(predict_tensor(net, &x, flip)?);
+        out.extend(predict_tensor(model, &x, flip)?);
     }
     Ok(out)
 }
@@ -258,23 +282,30 @@ fn mirror_width(x: &Tensor) -> Result<Tensor> {
     Ok(x.index_select(&idx, 3)?)
 }
 
-fn predict_tensor(net: &FaceNet, x: &Tensor, flip: bool) -> Result<Vec<FacePrediction>> {
-    let o = net.forward_t(x, false)?;
-    let probs = |o: &crate::model::FaceOutput| -> Result<(Tensor, Tensor)> {
-        Ok((
-            candle_nn::ops::softmax_last_dim(&o.gender_logits)?,
-            candle_nn::ops::softmax_last_dim(&o.emotion_logits)?,
-        ))
+fn predict_tensor(model: &FaceModel, x: &Tensor, flip: bool) -> Result<Vec<FacePrediction>> {
+    let mirrored = if flip { Some(mirror_width(x)?) } else { None };
+    // Gender and emotion probabilities of one network, averaged over the views.
+    let score = |net: &FaceNet| -> Result<(Tensor, Tensor, Tensor)> {
+        let o = net.forward_t(x, false)?;
+        let mut g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?;
+        let mut e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?;
+        if let Some(m) = &mirrored {
+            let om = net.forward_t(m, false)?;
+            g = ((g + candle_nn::ops::softmax_last_dim(&om.gender_logits)?)? * 0.5)?;
+            e = ((e + candle_nn::ops::softmax_last_dim(&om.emotion_logits)?)? * 0.5)?;
+        }
+        Ok((g, e, o.embedding))
     };
-    let (mut g, mut e) = probs(&o)?;
-    if flip {
-        let (gm, em) = probs(&net.forward_t(&mirror_width(x)?, false)?)?;
-        g = ((g + gm)? * 0.5)?;
-        e = ((e + em)? * 0.5)?;
+    let (mut g, e, embedding) = score(&model.net)?;
+    if !model.gender_members.is_empty() {
+        for net in &model.gender_members {
+            g = (g + score(net)?.0)?;
+        }
+        g = (g / (model.gender_members.len() + 1) as f64)?;
     }
     let g = g.to_vec2::<f32>()?;
     let e = e.to_vec2::<f32>()?;
-    let emb = o.embedding.to_vec2::<f32>()?;
+    let emb = embedding.to_vec2::<f32>()?;
     Ok(g.into_iter()
         .zip(e)
         .zip(emb)

@@ -1,0 +1,89 @@
+//! Combine a face model with gender-only members into one model file.
+//!
+//! ```sh
+//! cargo run --release --example face_members -- --main runs/face_ft \
+//!     --gender-member runs/face_gender --out runs/face_combined
+//! ```
+//!
+//! Every folder holds a `face.json` + `face.safetensors` made by `train_face`. The members
+//! must have the main model's architecture, crop and test-time augmentation; the combined
+//! file's gender probabilities are the mean over the main network and the members (see
+//! `FaceModelFile::gender_members`), its emotion and embedding stay the main network's. Score
+//! the result with `train_face --evaluate <out>`.
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use clap::Parser;
+use facevox::model::{FaceModelFile, FaceNet};
+
+#[derive(Parser, Debug)]
+#[command(about = "Combine a facevox face model with gender-only members")]
+struct Args {
+    /// Folder of the main model (emotion, embedding and a share of gender).
+    #[arg(long)]
+    main: PathBuf,
+    /// Folder of a gender member (repeat for several).
+    #[arg(long, required = true)]
+    gender_member: Vec<PathBuf>,
+    /// Output folder for the combined face.json + face.safetensors.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// The description and the weights of `<dir>/face`, as a `VarMap`.
+fn read(dir: &std::path::Path) -> Result<(FaceModelFile, VarMap), Box<dyn std::error::Error>> {
+    let stem = dir.join("face");
+    // Checks the pair loads as a network before copying its weights.
+    let (file, _) = FaceModelFile::load(&stem, &Device::Cpu)?;
+    if file.gender_members != 0 {
+        return Err(format!("{}: already has gender members", dir.display()).into());
+    }
+    let mut vm = VarMap::new();
+    FaceNet::new(
+        &file.model,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    )?;
+    vm.load(stem.with_extension("safetensors"))?;
+    Ok((file, vm))
+}
+
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut file, main) = read(&args.main)?;
+    let mut members = Vec::new();
+    let mut member_provenance = Vec::new();
+    for dir in &args.gender_member {
+        let (m, vm) = read(dir)?;
+        if (&m.model, &m.crop, m.tta_flip) != (&file.model, &file.crop, file.tta_flip) {
+            return Err(format!(
+                "{}: architecture, crop or test-time augmentation differ from the main model's",
+                dir.display()
+            )
+            .into());
+        }
+        members.push(vm);
+        member_provenance.push(m.provenance);
+    }
+    file.gender_members = members.len();
+    file.provenance = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "main": file.provenance,
+        "gender_members": member_provenance,
+    });
+    std::fs::create_dir_all(&args.out)?;
+    file.save_with_gender_members(&main, &members, &args.out.join("face"))?;
+    eprintln!(
+        "wrote {} with {} gender member(s)",
+        args.out.join("face.safetensors").display(),
+        members.len()
+    );
+    Ok(())
+}
