@@ -277,7 +277,12 @@ fn training_can_start_from_saved_weights() {
 
 #[test]
 fn shipped_face_configs_parse_and_validate() {
-    for name in ["face.json", "face_finetune.json"] {
+    for name in [
+        "face.json",
+        "face_finetune.json",
+        "face_gender_member.json",
+        "face_gender_rgb56.json",
+    ] {
         let path = format!("{}/examples/configs/{name}", env!("CARGO_MANIFEST_DIR"));
         let cfg: FaceTrainingConfig =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
