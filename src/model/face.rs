@@ -286,9 +286,7 @@ impl FaceModelFile {
                 members.len()
             )));
         }
-        let merged = VarMap::new();
         {
-            let mut out = merged.data().lock().expect("varmap lock");
             let main = main.data().lock().expect("varmap lock");
             for (i, vm) in members.iter().enumerate() {
                 let vm = vm.data().lock().expect("varmap lock");
@@ -301,14 +299,16 @@ impl FaceModelFile {
                         "gender member {i} does not have the main network's architecture"
                     )));
                 }
-                for (name, var) in vm.iter() {
-                    out.insert(format!("gender_member{i}.{name}"), var.clone());
-                }
-            }
-            for (name, var) in main.iter() {
-                out.insert(name.clone(), var.clone());
             }
         }
+        let merged = super::merge_prefixed(
+            std::iter::once((String::new(), main)).chain(
+                members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, vm)| (format!("gender_member{i}"), vm)),
+            ),
+        );
         super::save_model(self, &merged, stem)
     }
 

@@ -65,6 +65,26 @@ pub fn init_weights(varmap: &VarMap, seed: u64) -> crate::Result<()> {
     Ok(())
 }
 
+/// One `VarMap` holding every `(prefix, varmap)` part's variables, each name prefixed with
+/// `prefix.` (an empty prefix keeps the names): how several networks share one weights file.
+pub(crate) fn merge_prefixed<'a>(parts: impl IntoIterator<Item = (String, &'a VarMap)>) -> VarMap {
+    let merged = VarMap::new();
+    {
+        let mut out = merged.data().lock().expect("varmap lock");
+        for (prefix, vm) in parts {
+            for (name, var) in vm.data().lock().expect("varmap lock").iter() {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                out.insert(key, var.clone());
+            }
+        }
+    }
+    merged
+}
+
 /// Saves `varmap` to `<stem>.safetensors` and `description` to `<stem>.json` (pretty JSON).
 pub(crate) fn save_model<T: Serialize>(
     description: &T,

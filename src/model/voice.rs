@@ -324,15 +324,12 @@ impl VoiceModelFile {
         if varmaps.len() == 1 {
             return self.save(&varmaps[0], stem);
         }
-        let merged = VarMap::new();
-        {
-            let mut out = merged.data().lock().expect("varmap lock");
-            for (i, vm) in varmaps.iter().enumerate() {
-                for (name, var) in vm.data().lock().expect("varmap lock").iter() {
-                    out.insert(format!("member{i}.{name}"), var.clone());
-                }
-            }
-        }
+        let merged = super::merge_prefixed(
+            varmaps
+                .iter()
+                .enumerate()
+                .map(|(i, vm)| (format!("member{i}"), vm)),
+        );
         super::save_model(self, &merged, stem)
     }
 
