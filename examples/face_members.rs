@@ -5,9 +5,10 @@
 //!     --gender-member runs/face_gender --out runs/face_combined
 //! ```
 //!
-//! Every folder holds a `face.json` + `face.safetensors` made by `train_face`. The members
-//! must have the main model's architecture, crop and test-time augmentation; the combined
-//! file's gender probabilities are the mean over the main network and the members (see
+//! Every folder holds a `face.json` + `face.safetensors` made by `train_face`. A member may
+//! have its own architecture and crop (the analyser crops the same detected face once per
+//! crop); it must share the main model's test-time augmentation. The combined file's gender
+//! probabilities are the mean over the main network and the members (see
 //! `FaceModelFile::gender_members`), its emotion and embedding stay the main network's. Score
 //! the result with `train_face --evaluate <out>`.
 
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use clap::Parser;
-use facevox::model::{FaceModelFile, FaceNet};
+use facevox::model::{FaceModelFile, FaceNet, GenderMember};
 
 #[derive(Parser, Debug)]
 #[command(about = "Combine a facevox face model with gender-only members")]
@@ -37,7 +38,7 @@ fn read(dir: &std::path::Path) -> Result<(FaceModelFile, VarMap), Box<dyn std::e
     let stem = dir.join("face");
     // Checks the pair loads as a network before copying its weights.
     let (file, _) = FaceModelFile::load(&stem, &Device::Cpu)?;
-    if file.gender_members != 0 {
+    if !file.gender_members.is_empty() {
         return Err(format!("{}: already has gender members", dir.display()).into());
     }
     let mut vm = VarMap::new();
@@ -60,19 +61,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mut file, main) = read(&args.main)?;
     let mut members = Vec::new();
     let mut member_provenance = Vec::new();
+    let mut gender_members = Vec::new();
     for dir in &args.gender_member {
         let (m, vm) = read(dir)?;
-        if (&m.model, &m.crop, m.tta_flip) != (&file.model, &file.crop, file.tta_flip) {
+        if m.tta_flip != file.tta_flip {
             return Err(format!(
-                "{}: architecture, crop or test-time augmentation differ from the main model's",
+                "{}: test-time augmentation differs from the main model's",
                 dir.display()
             )
             .into());
         }
+        // Only what differs from the main network is written.
+        gender_members.push(GenderMember {
+            model: (m.model != file.model).then_some(m.model),
+            crop: (m.crop != file.crop).then_some(m.crop),
+        });
         members.push(vm);
         member_provenance.push(m.provenance);
     }
-    file.gender_members = members.len();
+    file.gender_members = gender_members;
     file.provenance = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "main": file.provenance,

@@ -83,6 +83,7 @@ fn main() -> facevox::Result<()> {
             timestamp_secs: 0.0,
             face,
             crop,
+            extra_crops: Vec::new(),
         };
         (vec![frame], image)
     };

@@ -27,10 +27,10 @@ use facevox::labels::{Emotion, Gender};
 use facevox::model::{default_device, FaceModel, FaceModelFile};
 use facevox::rng::SeededRng;
 use facevox::train::{
-    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_model, train_face,
+    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_views, train_face,
     FaceExample, FacePrediction, FaceTrainingConfig,
 };
-use facevox::vision::{load_image, FaceCropper, FaceSource};
+use facevox::vision::{load_image, CropConfig, FaceCropper, FaceSource, RgbImage};
 
 // See examples/train.rs: mimalloc keeps activation buffers in process between steps.
 #[global_allocator]
@@ -83,6 +83,10 @@ struct Args {
     /// models can be compared or combined offline.
     #[arg(long)]
     save_predictions: bool,
+    /// Score only the selection slices, not FER+ Valid, the FairFace test part or the stills:
+    /// for choosing between models without looking at the held-out parts.
+    #[arg(long)]
+    selection_only: bool,
 }
 
 fn main() {
@@ -129,6 +133,124 @@ fn argmax(v: &[f32]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
 }
 
+/// The examples of every split, cropped with one crop config.
+struct Splits {
+    train: Vec<FaceExample>,
+    select: Vec<FaceExample>,
+    fer_valid: Vec<FaceExample>,
+    ff_test: Vec<FaceExample>,
+    report: serde_json::Map<String, serde_json::Value>,
+    /// Every image left out (no face, unreadable), in order: crops made with other configs
+    /// list the same faces exactly when these agree.
+    skipped: Vec<PathBuf>,
+}
+
+/// Loads and crops every split with `crop` (the splits depend only on the seeds).
+fn load_splits(
+    args: &Args,
+    crop: &CropConfig,
+    soft: bool,
+) -> Result<Splits, Box<dyn std::error::Error>> {
+    let mut split_rng = SeededRng::new(args.split_seed);
+    let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
+        if let Some(n) = args.max_train {
+            rng.shuffle(&mut v);
+            v.truncate(n);
+        }
+        v
+    };
+
+    let (mut train, mut select) = (Vec::new(), Vec::new());
+    let mut fer_valid = Vec::new();
+    let mut ff_test = Vec::new();
+    let mut data_report = serde_json::Map::new();
+    let mut left_out: Vec<PathBuf> = Vec::new();
+    let fer_cache = CropCache::new(&args.cache, crop, FaceSource::Precropped)?;
+    let ff_cache = CropCache::new(&args.cache, crop, FaceSource::Detect)?;
+    if let Some(root) = &args.ferplus {
+        let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
+        let (mut ex, skipped) = ferplus_examples(&recs, crop, soft, Some(&fer_cache))?;
+        split_rng.shuffle(&mut ex);
+        let n_sel = ex.len() / 20;
+        select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
+        let ex = cap(ex, &mut split_rng);
+        eprintln!(
+            "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
+            recs.len(),
+            skipped.len(),
+            ex.len(),
+            select.len()
+        );
+        data_report.insert(
+            "ferplus_train".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "training": ex.len(), "selection": n_sel}),
+        );
+        train.extend(ex);
+        left_out.extend(skipped.into_iter().map(|k| k.image));
+        let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
+        let (ex, skipped) = ferplus_examples(&recs, crop, false, Some(&fer_cache))?;
+        eprintln!(
+            "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
+            recs.len(),
+            ex.len()
+        );
+        data_report.insert(
+            "ferplus_valid".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "majority_labelled": ex.len()}),
+        );
+        fer_valid = ex;
+        left_out.extend(skipped.into_iter().map(|k| k.image));
+    }
+    if let Some(csv) = &args.fairface {
+        let (recs, missing) = load_fairface(csv)?;
+        let (rest, test) = stratified_fairface_split(&recs, 0.10, args.split_seed);
+        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, args.split_seed ^ 1);
+        let t0 = Instant::now();
+        let (tr_ex, tr_skip) = fairface_examples(&tr, crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (sel_ex, sel_skip) =
+            fairface_examples(&sel, crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (test_ex, test_skip) =
+            fairface_examples(&test, crop, FaceSource::Detect, Some(&ff_cache))?;
+        eprintln!(
+            "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
+             test images ({:.0} s)",
+            recs.len(),
+            tr_ex.len(),
+            tr.len(),
+            test_ex.len(),
+            test.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        data_report.insert(
+            "fairface".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing,
+                "training": tr.len(), "training_no_face": tr_skip.len(),
+                "selection": sel.len(), "test": test.len(), "test_no_face": test_skip.len()}),
+        );
+        train.extend(cap(tr_ex, &mut split_rng));
+        select.extend(sel_ex);
+        ff_test = test_ex;
+        for k in tr_skip.iter().chain(&sel_skip).chain(&test_skip) {
+            left_out.push(k.image.clone());
+        }
+        // Test images without a detected face count as errors for the gender metric below.
+        data_report.insert(
+            "fairface_test_no_face".into(),
+            serde_json::json!(test_skip.len()),
+        );
+    }
+    Ok(Splits {
+        train,
+        select,
+        fer_valid,
+        ff_test,
+        report: data_report,
+        skipped: left_out,
+    })
+}
+
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg: FaceTrainingConfig = match &args.config {
         Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
@@ -154,91 +276,34 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     cfg.validate()?;
     std::fs::create_dir_all(&args.out)?;
     let started = Instant::now();
-    let mut split_rng = SeededRng::new(args.split_seed);
-    let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
-        if let Some(n) = args.max_train {
-            rng.shuffle(&mut v);
-            v.truncate(n);
-        }
-        v
+    // One set of splits per crop the model reads (more than one only for a saved model whose
+    // gender members have their own crops); the first is the main network's.
+    let crops = match &loaded {
+        Some((file, _)) => file.crop_views(),
+        None => vec![cfg.crop.clone()],
     };
-
-    let (mut train, mut select) = (Vec::new(), Vec::new());
-    let mut fer_valid = Vec::new();
-    let mut ff_test = Vec::new();
-    let mut data_report = serde_json::Map::new();
-    let fer_cache = CropCache::new(&args.cache, &cfg.crop, FaceSource::Precropped)?;
-    let ff_cache = CropCache::new(&args.cache, &cfg.crop, FaceSource::Detect)?;
-    if let Some(root) = &args.ferplus {
-        let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
-        let (mut ex, skipped) =
-            ferplus_examples(&recs, &cfg.crop, cfg.soft_emotion_targets, Some(&fer_cache))?;
-        split_rng.shuffle(&mut ex);
-        let n_sel = ex.len() / 20;
-        select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
-        let ex = cap(ex, &mut split_rng);
-        eprintln!(
-            "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
-            recs.len(),
-            skipped.len(),
-            ex.len(),
-            select.len()
-        );
-        data_report.insert(
-            "ferplus_train".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
-                "training": ex.len(), "selection": n_sel}),
-        );
-        train.extend(ex);
-        let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
-        let (ex, skipped) = ferplus_examples(&recs, &cfg.crop, false, Some(&fer_cache))?;
-        eprintln!(
-            "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
-            recs.len(),
-            ex.len()
-        );
-        data_report.insert(
-            "ferplus_valid".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
-                "majority_labelled": ex.len()}),
-        );
-        fer_valid = ex;
+    let mut views: Vec<Splits> = Vec::with_capacity(crops.len());
+    for (v, crop) in crops.iter().enumerate() {
+        if v > 0 {
+            eprintln!("cropping the same faces for gender member view {v}: {crop:?}");
+        }
+        let splits = load_splits(&args, crop, cfg.soft_emotion_targets)?;
+        if v > 0 && splits.skipped != views[0].skipped {
+            return Err(format!(
+                "crop view {v} finds faces in different images than the main crop"
+            )
+            .into());
+        }
+        views.push(splits);
     }
-    if let Some(csv) = &args.fairface {
-        let (recs, missing) = load_fairface(csv)?;
-        let (rest, test) = stratified_fairface_split(&recs, 0.10, args.split_seed);
-        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, args.split_seed ^ 1);
-        let t0 = Instant::now();
-        let (tr_ex, tr_skip) =
-            fairface_examples(&tr, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
-        let (sel_ex, _) = fairface_examples(&sel, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
-        let (test_ex, test_skip) =
-            fairface_examples(&test, &cfg.crop, FaceSource::Detect, Some(&ff_cache))?;
-        eprintln!(
-            "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
-             test images ({:.0} s)",
-            recs.len(),
-            tr_ex.len(),
-            tr.len(),
-            test_ex.len(),
-            test.len(),
-            t0.elapsed().as_secs_f64()
-        );
-        data_report.insert(
-            "fairface".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing,
-                "training": tr.len(), "training_no_face": tr_skip.len(),
-                "selection": sel.len(), "test": test.len(), "test_no_face": test_skip.len()}),
-        );
-        train.extend(cap(tr_ex, &mut split_rng));
-        select.extend(sel_ex);
-        ff_test = test_ex;
-        // Test images without a detected face count as errors for the gender metric below.
-        data_report.insert(
-            "fairface_test_no_face".into(),
-            serde_json::json!(test_skip.len()),
-        );
-    }
+    let Splits {
+        train,
+        select,
+        fer_valid,
+        ff_test,
+        report: data_report,
+        ..
+    } = &views[0];
     if train.is_empty() {
         return Err("no training data: give --ferplus and/or --fairface".into());
     }
@@ -248,6 +313,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         select.len(),
         started.elapsed().as_secs_f64()
     );
+    // Predictions for one split (picked from every view) by the model below.
+    let predict = |model: &FaceModel,
+                   pick: fn(&Splits) -> &[FaceExample],
+                   flip: bool|
+     -> facevox::Result<Vec<FacePrediction>> {
+        let lists: Vec<Vec<&RgbImage>> = views
+            .iter()
+            .map(|s| pick(s).iter().map(|e| &e.image).collect())
+            .collect();
+        let refs: Vec<&[&RgbImage]> = lists.iter().map(Vec::as_slice).collect();
+        predict_faces_views(model, &crops, &refs, 256, flip)
+    };
 
     let (outcome, loaded_net) = match loaded {
         Some((file, net)) => {
@@ -268,8 +345,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (
                 Some(train_face(
                     &cfg,
-                    &train,
-                    &select,
+                    train,
+                    select,
                     Some(&args.out.join("train_log.jsonl")),
                 )?),
                 None,
@@ -283,7 +360,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();
-    report.insert("data".into(), serde_json::Value::Object(data_report));
+    report.insert(
+        "data".into(),
+        serde_json::Value::Object(data_report.clone()),
+    );
     let mut dump = String::new();
     if let Some(o) = &outcome {
         report.insert("best_epoch".into(), serde_json::json!(o.best_epoch));
@@ -291,11 +371,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The selection slices, with and without the mirrored view: the evidence for `tta_flip`
     // (the test parts below are scored only with the config's choice).
     if !select.is_empty() {
-        let imgs: Vec<_> = select.iter().map(|e| &e.image).collect();
         let mut rows = serde_json::Map::new();
         for flip in [false, true] {
-            let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, flip)?;
-            let m = face_validation_metrics(&select, &preds, &cfg.emotions)?;
+            let preds = predict(&model, |s| &s.select, flip)?;
+            let m = face_validation_metrics(select, &preds, &cfg.emotions)?;
             // A head with no selection labels (a gender- or emotion-only run) is left out.
             let mut line = String::new();
             if let (Some(a), Some(b)) = (m.gender_accuracy, m.gender_balanced_accuracy) {
@@ -311,17 +390,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             );
             rows.insert(format!("tta_flip_{flip}"), serde_json::to_value(&m)?);
             if flip {
-                dump += &prediction_rows("selection", &select, &preds);
+                dump += &prediction_rows("selection", select, &preds);
             }
         }
         report.insert("selection".into(), serde_json::Value::Object(rows));
     }
     report.insert("tta_flip".into(), serde_json::json!(cfg.tta_flip));
 
-    if !fer_valid.is_empty() {
-        let imgs: Vec<_> = fer_valid.iter().map(|e| &e.image).collect();
-        let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
-        dump += &prediction_rows("ferplus_valid", &fer_valid, &preds);
+    if !fer_valid.is_empty() && !args.selection_only {
+        let preds = predict(&model, |s| &s.fer_valid, cfg.tta_flip)?;
+        dump += &prediction_rows("ferplus_valid", fer_valid, &preds);
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (e, pr) in fer_valid.iter().zip(&preds) {
             if let Some(i) = e
@@ -342,10 +420,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )?;
         report.insert("ferplus_valid".into(), serde_json::to_value(&rep)?);
     }
-    if !ff_test.is_empty() {
-        let imgs: Vec<_> = ff_test.iter().map(|e| &e.image).collect();
-        let preds = predict_faces_model(&model, &cfg.crop, &imgs, 256, cfg.tta_flip)?;
-        dump += &prediction_rows("fairface_test", &ff_test, &preds);
+    if !ff_test.is_empty() && !args.selection_only {
+        let preds = predict(&model, |s| &s.ff_test, cfg.tta_flip)?;
+        dump += &prediction_rows("fairface_test", ff_test, &preds);
         let all: Vec<(usize, usize)> = ff_test
             .iter()
             .zip(&preds)
@@ -383,8 +460,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 "by_age": ages, "race_gap": gap}),
         );
     }
-    if let Some(dir) = &args.stills {
-        let mut cropper = FaceCropper::for_source(FaceSource::Detect, cfg.crop.clone())?;
+    if let Some(dir) = args.stills.as_ref().filter(|_| !args.selection_only) {
+        let mut cropper = FaceCropper::for_source(FaceSource::Detect, crops[0].clone())?;
         let mut rows = Vec::new();
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -400,10 +477,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 Gender::Female
             };
-            let row = match cropper.crop_image(&load_image(p)?)? {
+            let row = match cropper.crop_image_views(&load_image(p)?, &crops[1..])? {
                 None => serde_json::json!({"still": name, "error": "no face found"}),
                 Some(c) => {
-                    let pr = &predict_faces_model(&model, &cfg.crop, &[&c], 1, cfg.tta_flip)?[0];
+                    let one: Vec<[&RgbImage; 1]> = c.iter().map(|i| [i]).collect();
+                    let one: Vec<&[&RgbImage]> = one.iter().map(|i| &i[..]).collect();
+                    let pr = &predict_faces_views(&model, &crops, &one, 1, cfg.tta_flip)?[0];
                     let guess = if pr.gender[1] > pr.gender[0] {
                         Gender::Female
                     } else {
@@ -442,7 +521,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         model: cfg.model.clone(),
         crop: cfg.crop.clone(),
         emotions: cfg.emotions.clone(),
-        gender_members: 0,
+        gender_members: Vec::new(),
         provenance: serde_json::json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "train": cfg.train,

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
 use crate::model::{default_device, FaceModel, FaceModelFile, VoiceModelFile, VoiceNet};
-use crate::train::{predict_face_crops_model, predict_voice_members, FacePrediction};
+use crate::train::{predict_face_crop_views, predict_voice_members, FacePrediction};
 use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
@@ -252,20 +252,34 @@ impl FaceAnalyzer {
             .and_then(|e| e.to_str())
             .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if is_video {
+            let mut views = self.file.crop_views();
             let config = ClipConfig {
-                crop: self.file.crop.clone(),
+                crop: views.remove(0),
+                extra_crops: views,
                 ..ClipConfig::default()
             };
             let frames = video_face_crops(path, &config)?;
             let crops: Vec<&FaceCrop> = frames.iter().filter_map(|f| f.crop.as_ref()).collect();
-            if crops.is_empty() {
+            // Per view, the frames' crops in the same order (a frame with a face has them all).
+            let mut views: Vec<Vec<&FaceCrop>> = vec![crops];
+            for v in 0..config.extra_crops.len() {
+                views.push(
+                    frames
+                        .iter()
+                        .filter(|f| f.crop.is_some())
+                        .map(|f| &f.extra_crops[v])
+                        .collect(),
+                );
+            }
+            if views[0].is_empty() {
                 return Err(Error::NoFace(format!(
                     "{}: no face in {} sampled frames",
                     path.display(),
                     frames.len()
                 )));
             }
-            let preds = predict_face_crops_model(&self.model, &crops, 64, self.file.tta_flip)?;
+            let views: Vec<&[&FaceCrop]> = views.iter().map(Vec::as_slice).collect();
+            let preds = predict_face_crop_views(&self.model, &views, 64, self.file.tta_flip)?;
             self.summarise(&preds, frames.len(), allowed)
         } else {
             let image = load_image(path)?;
@@ -284,11 +298,14 @@ impl FaceAnalyzer {
         source: FaceSource,
         allowed: Option<&[Emotion]>,
     ) -> Result<FaceAnalysis> {
-        let mut cropper = FaceCropper::for_source(source, self.file.crop.clone())?;
-        let crop = cropper
-            .crop(image)?
+        let views = self.file.crop_views();
+        let mut cropper = FaceCropper::for_source(source, views[0].clone())?;
+        let crops = cropper
+            .crop_views(image, &views[1..])?
             .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
-        let preds = predict_face_crops_model(&self.model, &[&crop], 1, self.file.tta_flip)?;
+        let refs: Vec<[&FaceCrop; 1]> = crops.iter().map(|c| [c]).collect();
+        let views: Vec<&[&FaceCrop]> = refs.iter().map(|r| &r[..]).collect();
+        let preds = predict_face_crop_views(&self.model, &views, 1, self.file.tta_flip)?;
         self.summarise(&preds, 1, allowed)
     }
 

@@ -28,7 +28,7 @@ fn model_dir(tag: &str) -> std::path::PathBuf {
         model: cfg,
         crop: CropConfig::gray(24),
         emotions: FACE_EMOTIONS.to_vec(),
-        gender_members: 0,
+        gender_members: Vec::new(),
         provenance: serde_json::json!({"test": "untrained"}),
     }
     .save(&varmap, &dir.join("face"))
@@ -98,18 +98,30 @@ fn pictures_videos_and_missing_faces() {
 
 #[test]
 fn gender_members_average_only_gender() {
+    use facevox::model::GenderMember;
     use facevox::train::predict_face_crops_tta;
-    use facevox::vision::FaceCropper;
+    use facevox::vision::{video_face_crops, ClipConfig, FaceCropper};
     let dev = Device::Cpu;
     let cfg = FaceConfig::tiny();
-    let build = |seed: u64| {
+    // The second member reads its own crop of the face: RGB, larger, with more margin.
+    let rgb_cfg = FaceConfig {
+        in_channels: 3,
+        stages: vec![4, 8],
+        ..cfg.clone()
+    };
+    let rgb_crop = CropConfig {
+        margin: 0.35,
+        ..CropConfig::rgb(28)
+    };
+    let build = |c: &FaceConfig, seed: u64| {
         let vm = VarMap::new();
-        let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        let net = FaceNet::new(c, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
         init_weights(&vm, seed).unwrap();
         (vm, net)
     };
-    let (main_vm, main) = build(3);
-    let (member_vm, member) = build(11);
+    let (main_vm, main) = build(&cfg, 3);
+    let (member_vm, member) = build(&cfg, 11);
+    let (rgb_vm, rgb_member) = build(&rgb_cfg, 5);
     let dir = std::env::temp_dir().join(format!("facevox-analyze-face-gm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let crop = CropConfig::gray(24);
@@ -119,10 +131,16 @@ fn gender_members_average_only_gender() {
         model: cfg.clone(),
         crop: crop.clone(),
         emotions: FACE_EMOTIONS.to_vec(),
-        gender_members: 1,
+        gender_members: vec![
+            GenderMember::default(),
+            GenderMember {
+                model: Some(rgb_cfg.clone()),
+                crop: Some(rgb_crop.clone()),
+            },
+        ],
         provenance: serde_json::Value::Null,
     }
-    .save_with_gender_members(&main_vm, &[member_vm], &dir.join("face"))
+    .save_with_gender_members(&main_vm, &[member_vm, rgb_vm], &dir.join("face"))
     .unwrap();
     let analyzer = FaceAnalyzer::load(&dir).unwrap();
     let picture = RgbImage::from_fn(40, 44, |x, y| {
@@ -131,24 +149,66 @@ fn gender_members_average_only_gender() {
     let r = analyzer
         .analyze_image_among(&picture, FaceSource::Precropped, None)
         .unwrap();
-    let face = FaceCropper::for_source(FaceSource::Precropped, crop)
+    let faces = FaceCropper::for_source(FaceSource::Precropped, crop.clone())
         .unwrap()
-        .crop(&picture)
+        .crop_views(&picture, std::slice::from_ref(&rgb_crop))
         .unwrap()
         .unwrap();
-    let a = &predict_face_crops_tta(&main, &[&face], 1, true).unwrap()[0];
-    let b = &predict_face_crops_tta(&member, &[&face], 1, true).unwrap()[0];
+    assert_eq!(faces[1].shape(), [3, 28, 28]);
+    let a = &predict_face_crops_tta(&main, &[&faces[0]], 1, true).unwrap()[0];
+    let b = &predict_face_crops_tta(&member, &[&faces[0]], 1, true).unwrap()[0];
+    let c = &predict_face_crops_tta(&rgb_member, &[&faces[1]], 1, true).unwrap()[0];
+    let want = (a.gender[1] + b.gender[1] + c.gender[1]) / 3.0;
     assert!(
-        (r.gender.p_female - (a.gender[1] + b.gender[1]) / 2.0).abs() < 1e-5,
-        "{} vs {} and {}",
+        (r.gender.p_female - want).abs() < 1e-5,
+        "{} vs {} from {}, {} and {}",
         r.gender.p_female,
+        want,
         a.gender[1],
-        b.gender[1]
+        b.gender[1],
+        c.gender[1]
     );
     assert!((a.gender[1] - b.gender[1]).abs() > 1e-4, "members differ");
+    assert!((a.gender[1] - c.gender[1]).abs() > 1e-4, "members differ");
     for ((_, got), want) in r.emotion.probabilities.iter().zip(&a.emotion) {
         assert!((got - want).abs() < 1e-6);
     }
     assert_eq!(r.embedding, a.embedding);
+
+    // A video: every frame's face is cropped once per view, the same detection each time.
+    let clip = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/01-01-07-02-02-01-01.mp4"
+    );
+    let v = analyzer.analyze_file(clip).unwrap();
+    let frames = video_face_crops(
+        clip,
+        &ClipConfig {
+            crop,
+            extra_crops: vec![rgb_crop],
+            ..ClipConfig::default()
+        },
+    )
+    .unwrap();
+    let found: Vec<_> = frames.iter().filter(|f| f.found()).collect();
+    assert_eq!(v.faces, found.len());
+    assert!(found.iter().all(|f| f.extra_crops.len() == 1));
+    let mean = |net: &FaceNet, view: usize| -> f32 {
+        let crops: Vec<_> = found
+            .iter()
+            .map(|f| match view {
+                0 => f.crop.as_ref().unwrap(),
+                _ => &f.extra_crops[0],
+            })
+            .collect();
+        let p = predict_face_crops_tta(net, &crops, 64, true).unwrap();
+        p.iter().map(|p| p.gender[1]).sum::<f32>() / p.len() as f32
+    };
+    let want = (mean(&main, 0) + mean(&member, 0) + mean(&rgb_member, 1)) / 3.0;
+    assert!(
+        (v.gender.p_female - want).abs() < 1e-4,
+        "{} vs {want}",
+        v.gender.p_female
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -234,15 +234,47 @@ pub struct FaceModelFile {
     /// files that predate it).
     #[serde(default)]
     pub tta_flip: bool,
-    /// Extra networks of the same architecture and crop, trained for perceived gender only,
-    /// whose gender probabilities are averaged with the main network's (each network counts
-    /// once); emotion and the embedding stay the main network's. Their weights are in the
-    /// same file under `gender_member{i}.` prefixes (0, none, in files that predate them).
-    #[serde(default)]
-    pub gender_members: usize,
+    /// Extra networks trained for perceived gender only, whose gender probabilities are
+    /// averaged with the main network's (each network counts once); emotion and the embedding
+    /// stay the main network's. Each may have its own architecture and crop of the same
+    /// detected face. Their weights are in the same file under `gender_member{i}.` prefixes.
+    /// Empty in files that predate them; a bare count `n` (the earlier form) reads as `n`
+    /// members with the main network's architecture and crop.
+    #[serde(default, deserialize_with = "gender_members_from_count_or_list")]
+    pub gender_members: Vec<GenderMember>,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
+}
+
+/// One gender-only network of a [`FaceModelFile`]: its architecture and crop where they
+/// differ from the main network's (`None`: the same).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenderMember {
+    /// Architecture, when not the main network's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<FaceConfig>,
+    /// Crop of the detected face, when not the main network's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<CropConfig>,
+}
+
+fn gender_members_from_count_or_list<'de, D>(
+    d: D,
+) -> std::result::Result<Vec<GenderMember>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Members {
+        Count(usize),
+        List(Vec<GenderMember>),
+    }
+    Ok(match Members::deserialize(d)? {
+        Members::Count(n) => vec![GenderMember::default(); n],
+        Members::List(v) => v,
+    })
 }
 
 /// A face model ready to run: the main network and its gender-only members (see
@@ -253,6 +285,9 @@ pub struct FaceModel {
     pub net: FaceNet,
     /// Networks whose gender probabilities are averaged with the main one's.
     pub gender_members: Vec<FaceNet>,
+    /// Which crop of the face each member reads, as an index into
+    /// [`FaceModelFile::crop_views`] (0: the main network's crop). Empty means all 0.
+    pub member_views: Vec<usize>,
 }
 
 impl From<FaceNet> for FaceModel {
@@ -260,7 +295,20 @@ impl From<FaceNet> for FaceModel {
         Self {
             net,
             gender_members: Vec::new(),
+            member_views: Vec::new(),
         }
+    }
+}
+
+impl FaceModel {
+    /// How many crops of each face the model reads (1 unless a member has its own crop).
+    pub fn views(&self) -> usize {
+        1 + self.member_views.iter().copied().max().unwrap_or(0)
+    }
+
+    /// The crop view gender member `i` reads.
+    pub fn member_view(&self, i: usize) -> usize {
+        self.member_views.get(i).copied().unwrap_or(0)
     }
 }
 
@@ -270,35 +318,80 @@ impl FaceModelFile {
         super::save_model(self, varmap, stem)
     }
 
+    /// The architecture of gender member `i`.
+    pub fn member_model(&self, i: usize) -> &FaceConfig {
+        self.gender_members
+            .get(i)
+            .and_then(|m| m.model.as_ref())
+            .unwrap_or(&self.model)
+    }
+
+    /// The crop gender member `i` reads.
+    pub fn member_crop(&self, i: usize) -> &CropConfig {
+        self.gender_members
+            .get(i)
+            .and_then(|m| m.crop.as_ref())
+            .unwrap_or(&self.crop)
+    }
+
+    /// The distinct crops the model reads of each face: the main network's first, then each
+    /// member's own in order of first use. Crop a face once per entry (the same detection).
+    pub fn crop_views(&self) -> Vec<CropConfig> {
+        let mut views = vec![self.crop.clone()];
+        for i in 0..self.gender_members.len() {
+            let c = self.member_crop(i);
+            if !views.contains(c) {
+                views.push(c.clone());
+            }
+        }
+        views
+    }
+
+    /// For each gender member, its index into [`crop_views`](Self::crop_views).
+    pub fn member_views(&self) -> Vec<usize> {
+        let views = self.crop_views();
+        (0..self.gender_members.len())
+            .map(|i| {
+                let c = self.member_crop(i);
+                views.iter().position(|v| v == c).expect("listed above")
+            })
+            .collect()
+    }
+
     /// Saves the main network's weights with `members`' under `gender_member{i}.` prefixes
-    /// into one file; `gender_members` must equal `members.len()`, and every member must have
-    /// this file's architecture.
+    /// into one file; `gender_members` must have one entry per weight set, and every member's
+    /// weights must fit its architecture ([`member_model`](Self::member_model)).
     pub fn save_with_gender_members(
         &self,
         main: &VarMap,
         members: &[VarMap],
         stem: &Path,
     ) -> Result<()> {
-        if self.gender_members != members.len() {
+        if self.gender_members.len() != members.len() {
             return Err(Error::InvalidConfig(format!(
                 "the file says {} gender members but {} weight sets were given",
-                self.gender_members,
+                self.gender_members.len(),
                 members.len()
             )));
         }
-        {
-            let main = main.data().lock().expect("varmap lock");
-            for (i, vm) in members.iter().enumerate() {
-                let vm = vm.data().lock().expect("varmap lock");
-                let same = vm.len() == main.len()
-                    && main
-                        .iter()
-                        .all(|(k, v)| vm.get(k).is_some_and(|w| w.shape() == v.shape()));
-                if !same {
-                    return Err(Error::InvalidConfig(format!(
-                        "gender member {i} does not have the main network's architecture"
-                    )));
-                }
+        self.check_members()?;
+        for (i, vm) in members.iter().enumerate() {
+            // The shapes this member's architecture has, from a scratch network.
+            let want = VarMap::new();
+            FaceNet::new(
+                self.member_model(i),
+                VarBuilder::from_varmap(&want, candle_core::DType::F32, &Device::Cpu),
+            )?;
+            let want = want.data().lock().expect("varmap lock");
+            let vm = vm.data().lock().expect("varmap lock");
+            let same = vm.len() == want.len()
+                && want
+                    .iter()
+                    .all(|(k, v)| vm.get(k).is_some_and(|w| w.shape() == v.shape()));
+            if !same {
+                return Err(Error::InvalidConfig(format!(
+                    "gender member {i}'s weights do not fit its architecture"
+                )));
             }
         }
         let merged = super::merge_prefixed(
@@ -325,28 +418,47 @@ impl FaceModelFile {
     pub fn load_model(stem: &Path, device: &Device) -> Result<(Self, FaceModel)> {
         let (file, vb) = Self::read(stem, device)?;
         let net = FaceNet::new(&file.model, vb.clone())?;
-        let gender_members = (0..file.gender_members)
-            .map(|i| FaceNet::new(&file.model, vb.pp(format!("gender_member{i}"))))
+        let gender_members = (0..file.gender_members.len())
+            .map(|i| FaceNet::new(file.member_model(i), vb.pp(format!("gender_member{i}"))))
             .collect::<Result<_>>()?;
+        let member_views = file.member_views();
         Ok((
             file,
             FaceModel {
                 net,
                 gender_members,
+                member_views,
             },
         ))
     }
 
+    /// Every network's crop colour must match its input channels.
+    fn check_members(&self) -> Result<()> {
+        let nets = std::iter::once((None, &self.model, &self.crop)).chain(
+            (0..self.gender_members.len())
+                .map(|i| (Some(i), self.member_model(i), self.member_crop(i))),
+        );
+        for (i, model, crop) in nets {
+            crop.validate()?;
+            if crop.color.channels() != model.in_channels {
+                let which = i.map_or("the main network".to_string(), |i| {
+                    format!("gender member {i}")
+                });
+                return Err(Error::InvalidConfig(format!(
+                    "{which}: crop colour {:?} does not match {} input channels",
+                    crop.color, model.in_channels
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn read(stem: &Path, device: &Device) -> Result<(Self, VarBuilder<'static>)> {
         let (file, vb): (Self, _) = super::load_model(stem, device)?;
-        if file.crop.color.channels() != file.model.in_channels {
-            return Err(Error::InvalidConfig(format!(
-                "{}: crop colour {:?} does not match {} input channels",
-                stem.display(),
-                file.crop.color,
-                file.model.in_channels
-            )));
-        }
+        file.check_members().map_err(|e| match e {
+            Error::InvalidConfig(m) => Error::InvalidConfig(format!("{}: {m}", stem.display())),
+            other => other,
+        })?;
         Ok((file, vb))
     }
 }
@@ -392,7 +504,7 @@ mod tests {
             model: cfg.clone(),
             crop: CropConfig::gray(16),
             emotions: FACE_EMOTIONS.to_vec(),
-            gender_members: 0,
+            gender_members: Vec::new(),
             provenance: serde_json::json!({"test": true}),
         };
         file.save(&varmap, &stem).unwrap();
@@ -433,7 +545,7 @@ mod tests {
             model: cfg.clone(),
             crop: CropConfig::gray(16),
             emotions: FACE_EMOTIONS.to_vec(),
-            gender_members: 2,
+            gender_members: vec![GenderMember::default(); 2],
             provenance: serde_json::Value::Null,
         };
         let vms: Vec<VarMap> = members.iter().map(|(vm, _)| vm.clone()).collect();
@@ -473,13 +585,91 @@ mod tests {
             logits(&FaceModelFile::load(&stem, &dev).unwrap().1),
             logits(&main)
         );
-        file.gender_members = 0;
+        file.gender_members.clear();
         file.save(&main_vm, &stem).unwrap();
         assert!(FaceModelFile::load_model(&stem, &dev)
             .unwrap()
             .1
             .gender_members
             .is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gender_members_with_their_own_architecture_and_crop() {
+        let dev = Device::Cpu;
+        let cfg = FaceConfig::tiny();
+        let rgb = FaceConfig {
+            in_channels: 3,
+            stages: vec![4, 8],
+            ..cfg.clone()
+        };
+        let build = |c: &FaceConfig, seed: u64| {
+            let vm = VarMap::new();
+            FaceNet::new(c, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+            crate::model::init_weights(&vm, seed).unwrap();
+            vm
+        };
+        let (main_vm, same_vm, rgb_vm) = (build(&cfg, 1), build(&cfg, 2), build(&rgb, 3));
+        let dir = std::env::temp_dir().join(format!("facevox-face-gmv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("face");
+        let own = GenderMember {
+            model: Some(rgb.clone()),
+            crop: Some(CropConfig::rgb(20)),
+        };
+        let file = FaceModelFile {
+            format: 1,
+            tta_flip: true,
+            model: cfg.clone(),
+            crop: CropConfig::gray(16),
+            emotions: FACE_EMOTIONS.to_vec(),
+            gender_members: vec![own.clone(), GenderMember::default(), own.clone()],
+            provenance: serde_json::Value::Null,
+        };
+        assert_eq!(
+            file.crop_views(),
+            vec![CropConfig::gray(16), CropConfig::rgb(20)]
+        );
+        assert_eq!(file.member_views(), vec![1, 0, 1]);
+        let vms = [rgb_vm.clone(), same_vm.clone(), rgb_vm.clone()];
+        // Weights that do not fit a member's own architecture are refused.
+        let swapped = [same_vm.clone(), same_vm.clone(), rgb_vm.clone()];
+        assert!(file
+            .save_with_gender_members(&main_vm, &swapped, &stem)
+            .is_err());
+        file.save_with_gender_members(&main_vm, &vms, &stem)
+            .unwrap();
+        let (loaded, model) = FaceModelFile::load_model(&stem, &dev).unwrap();
+        assert_eq!(loaded, file);
+        assert_eq!(model.member_views, vec![1, 0, 1]);
+        assert_eq!(model.views(), 2);
+        let x = Tensor::randn(0f32, 1., (2, 3, 20, 20), &dev).unwrap();
+        assert_eq!(
+            model.gender_members[0]
+                .forward_t(&x, false)
+                .unwrap()
+                .gender_logits
+                .dims(),
+            &[2, 2]
+        );
+        // A member whose crop colour disagrees with its input channels is refused on save
+        // and on load.
+        let mut bad = file.clone();
+        bad.gender_members[0].crop = Some(CropConfig::gray(20));
+        assert!(bad.save_with_gender_members(&main_vm, &vms, &stem).is_err());
+        let json = serde_json::to_string(&bad).unwrap();
+        std::fs::write(stem.with_extension("json"), json).unwrap();
+        assert!(FaceModelFile::load_model(&stem, &dev).is_err());
+        // The earlier form, a bare count, reads as members like the main network.
+        let mut v = serde_json::to_value(&file).unwrap();
+        v["gender_members"] = serde_json::json!(2);
+        let old: FaceModelFile = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(old.gender_members, vec![GenderMember::default(); 2]);
+        assert_eq!(old.member_views(), vec![0, 0]);
+        v.as_object_mut().unwrap().remove("gender_members");
+        let older: FaceModelFile = serde_json::from_value(v).unwrap();
+        assert!(older.gender_members.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

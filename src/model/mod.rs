@@ -9,7 +9,7 @@ pub mod face;
 pub mod norm;
 pub mod voice;
 
-pub use face::{FaceConfig, FaceModel, FaceModelFile, FaceNet, FaceOutput};
+pub use face::{FaceConfig, FaceModel, FaceModelFile, FaceNet, FaceOutput, GenderMember};
 pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput, VoiceTta};
 
 use std::path::Path;

@@ -204,7 +204,8 @@ pub fn predict_faces_tta(
 
 /// As [`predict_faces_tta`] for a model with gender members: their gender probabilities are
 /// averaged with the main network's (each network scored with the same test-time
-/// augmentation).
+/// augmentation). Every member must read the main network's crop (see
+/// [`predict_faces_views`] otherwise).
 pub fn predict_faces_model(
     model: &FaceModel,
     crop: &CropConfig,
@@ -212,12 +213,65 @@ pub fn predict_faces_model(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    let mut out = Vec::with_capacity(images.len());
-    for chunk in images.chunks(batch.max(1)) {
-        let owned: Vec<RgbImage> = chunk.iter().map(|&i| i.clone()).collect();
-        out.extend(predict_tensor(model, &stack_crops(&owned, crop)?, flip)?);
+    predict_faces_views(model, std::slice::from_ref(crop), &[images], batch, flip)
+}
+
+/// As [`predict_faces_model`] for a model whose gender members read their own crops of the
+/// face: `views[v][i]` is face `i` cropped with `crops[v]`, one view per entry of
+/// [`FaceModelFile::crop_views`](crate::model::FaceModelFile::crop_views), every view listing
+/// the same faces in the same order.
+pub fn predict_faces_views(
+    model: &FaceModel,
+    crops: &[CropConfig],
+    views: &[&[&RgbImage]],
+    batch: usize,
+    flip: bool,
+) -> Result<Vec<FacePrediction>> {
+    check_views(model, views.len(), views.iter().map(|v| v.len()))?;
+    if crops.len() != views.len() {
+        return Err(Error::InvalidConfig(format!(
+            "{} crop configs for {} views",
+            crops.len(),
+            views.len()
+        )));
+    }
+    let n = views[0].len();
+    let batch = batch.max(1);
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let xs = views
+            .iter()
+            .zip(crops)
+            .map(|(v, crop)| {
+                let owned: Vec<RgbImage> = v[start..end].iter().map(|&i| i.clone()).collect();
+                stack_crops(&owned, crop)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.extend(predict_tensor(model, &xs, flip)?);
     }
     Ok(out)
+}
+
+/// `model` reads `n_views` crops per face and every view lists the same number of faces.
+fn check_views(
+    model: &FaceModel,
+    n_views: usize,
+    mut lens: impl Iterator<Item = usize>,
+) -> Result<()> {
+    if n_views != model.views() {
+        return Err(Error::InvalidConfig(format!(
+            "the face model reads {} crops of each face but {n_views} were given",
+            model.views()
+        )));
+    }
+    let first = lens.next().unwrap_or(0);
+    if lens.any(|l| l != first) {
+        return Err(Error::InvalidConfig(
+            "every crop view must list the same faces".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `net` on already normalised crops (as the vision front end's
@@ -242,37 +296,60 @@ pub fn predict_face_crops_tta(
     predict_face_crops_model(&FaceModel::from(net.clone()), crops, batch, flip)
 }
 
-/// As [`predict_face_crops_tta`] for a model with gender members (see
-/// [`predict_faces_model`]).
+/// As [`predict_face_crops_tta`] for a model with gender members that all read the main
+/// network's crop (see [`predict_faces_model`]; [`predict_face_crop_views`] otherwise).
 pub fn predict_face_crops_model(
     model: &FaceModel,
     crops: &[&crate::vision::FaceCrop],
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    let mut out = Vec::with_capacity(crops.len());
-    for chunk in crops.chunks(batch.max(1)) {
-        let shape = chunk[0].shape();
-        if chunk.iter().any(|c| c.shape() != shape) {
-            return Err(Error::InvalidConfig(
-                "face crops of one batch must share a shape".into(),
-            ));
-        }
-        let mut data = Vec::with_capacity(chunk.len() * shape.iter().product::<usize>());
-        for c in chunk {
-            if c.data.iter().any(|v| !v.is_finite()) {
-                return Err(Error::NonFinite);
-            }
-            data.extend_from_slice(&c.data);
-        }
-        let x = Tensor::from_vec(
-            data,
-            (chunk.len(), shape[0], shape[1], shape[2]),
-            &Device::Cpu,
-        )?;
-        out.extend(predict_tensor(model, &x, flip)?);
+    predict_face_crop_views(model, &[crops], batch, flip)
+}
+
+/// As [`predict_face_crops_model`] with one list of normalised crops per view of the model
+/// (see [`predict_faces_views`]).
+pub fn predict_face_crop_views(
+    model: &FaceModel,
+    views: &[&[&crate::vision::FaceCrop]],
+    batch: usize,
+    flip: bool,
+) -> Result<Vec<FacePrediction>> {
+    check_views(model, views.len(), views.iter().map(|v| v.len()))?;
+    let n = views[0].len();
+    let batch = batch.max(1);
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let xs = views
+            .iter()
+            .map(|v| crops_tensor(&v[start..end]))
+            .collect::<Result<Vec<_>>>()?;
+        out.extend(predict_tensor(model, &xs, flip)?);
     }
     Ok(out)
+}
+
+/// Normalised crops of one shape as a `(B, C, H, W)` tensor.
+fn crops_tensor(chunk: &[&crate::vision::FaceCrop]) -> Result<Tensor> {
+    let shape = chunk[0].shape();
+    if chunk.iter().any(|c| c.shape() != shape) {
+        return Err(Error::InvalidConfig(
+            "face crops of one batch must share a shape".into(),
+        ));
+    }
+    let mut data = Vec::with_capacity(chunk.len() * shape.iter().product::<usize>());
+    for c in chunk {
+        if c.data.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        data.extend_from_slice(&c.data);
+    }
+    Ok(Tensor::from_vec(
+        data,
+        (chunk.len(), shape[0], shape[1], shape[2]),
+        &Device::Cpu,
+    )?)
 }
 
 /// `x` `(B, C, H, W)` mirrored along W.
@@ -282,24 +359,28 @@ fn mirror_width(x: &Tensor) -> Result<Tensor> {
     Ok(x.index_select(&idx, 3)?)
 }
 
-fn predict_tensor(model: &FaceModel, x: &Tensor, flip: bool) -> Result<Vec<FacePrediction>> {
-    let mirrored = if flip { Some(mirror_width(x)?) } else { None };
-    // Gender and emotion probabilities of one network, averaged over the views.
-    let score = |net: &FaceNet| -> Result<(Tensor, Tensor, Tensor)> {
-        let o = net.forward_t(x, false)?;
+/// Scores one batch; `xs[v]` is the batch cropped for view `v` of the model.
+fn predict_tensor(model: &FaceModel, xs: &[Tensor], flip: bool) -> Result<Vec<FacePrediction>> {
+    let mirrored = xs
+        .iter()
+        .map(|x| flip.then(|| mirror_width(x)).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    // Gender and emotion probabilities of one network on one view, averaged over the mirror.
+    let score = |net: &FaceNet, v: usize| -> Result<(Tensor, Tensor, Tensor)> {
+        let o = net.forward_t(&xs[v], false)?;
         let mut g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?;
         let mut e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?;
-        if let Some(m) = &mirrored {
+        if let Some(m) = &mirrored[v] {
             let om = net.forward_t(m, false)?;
             g = ((g + candle_nn::ops::softmax_last_dim(&om.gender_logits)?)? * 0.5)?;
             e = ((e + candle_nn::ops::softmax_last_dim(&om.emotion_logits)?)? * 0.5)?;
         }
         Ok((g, e, o.embedding))
     };
-    let (mut g, e, embedding) = score(&model.net)?;
+    let (mut g, e, embedding) = score(&model.net, 0)?;
     if !model.gender_members.is_empty() {
-        for net in &model.gender_members {
-            g = (g + score(net)?.0)?;
+        for (i, net) in model.gender_members.iter().enumerate() {
+            g = (g + score(net, model.member_view(i))?.0)?;
         }
         g = (g / (model.gender_members.len() + 1) as f64)?;
     }

@@ -446,6 +446,52 @@ impl FaceCropper {
         }
     }
 
+    /// The face of `image` cropped with this cropper's config and then with each of `extra`
+    /// (one detection, several crops: for models whose networks read different crops), or
+    /// `None` when no face is found.
+    pub fn crop_views(
+        &mut self,
+        image: &RgbImage,
+        extra: &[CropConfig],
+    ) -> Result<Option<Vec<FaceCrop>>> {
+        self.views_with(image, extra, crop_precropped, crop_face)
+    }
+
+    /// As [`crop_views`](Self::crop_views) before normalisation (see
+    /// [`crop_image`](Self::crop_image)).
+    pub fn crop_image_views(
+        &mut self,
+        image: &RgbImage,
+        extra: &[CropConfig],
+    ) -> Result<Option<Vec<RgbImage>>> {
+        self.views_with(image, extra, precropped_face_image, crop_face_image)
+    }
+
+    fn views_with<T>(
+        &mut self,
+        image: &RgbImage,
+        extra: &[CropConfig],
+        precropped: fn(&RgbImage, &CropConfig) -> Result<T>,
+        detected: fn(&RgbImage, &FaceBox, &CropConfig) -> Result<T>,
+    ) -> Result<Option<Vec<T>>> {
+        extra.iter().try_for_each(CropConfig::validate)?;
+        let face = match self.detector {
+            None => None,
+            Some(_) => match self.locate(image)? {
+                Some(f) => Some(f),
+                None => return Ok(None),
+            },
+        };
+        std::iter::once(&self.config)
+            .chain(extra)
+            .map(|c| match &face {
+                None => precropped(image, c),
+                Some(f) => detected(image, f, c),
+            })
+            .collect::<Result<_>>()
+            .map(Some)
+    }
+
     /// Loads an image file (EXIF orientation applied) and crops its face; `None` when no face is
     /// found.
     pub fn crop_file(&mut self, path: impl AsRef<Path>) -> Result<Option<FaceCrop>> {

@@ -229,6 +229,19 @@ pub struct ClipConfig {
     pub tracker: TrackerConfig,
     /// How each crop is made.
     pub crop: CropConfig,
+    /// Further crops of the same face per frame (for models whose networks read different
+    /// crops); empty by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_crops: Vec<CropConfig>,
+}
+
+impl ClipConfig {
+    /// Checks the tracker and every crop config.
+    pub fn validate(&self) -> Result<()> {
+        self.tracker.validate()?;
+        self.crop.validate()?;
+        self.extra_crops.iter().try_for_each(CropConfig::validate)
+    }
 }
 
 impl Default for ClipConfig {
@@ -237,6 +250,7 @@ impl Default for ClipConfig {
             video: VideoConfig::sampled(5.0),
             tracker: TrackerConfig::default(),
             crop: CropConfig::default(),
+            extra_crops: Vec::new(),
         }
     }
 }
@@ -252,6 +266,9 @@ pub struct FrameFace {
     pub face: Option<FaceBox>,
     /// The crop of that face; `None` exactly when `face` is.
     pub crop: Option<FaceCrop>,
+    /// The face cropped with each of [`ClipConfig::extra_crops`] in order; empty when no face
+    /// was found.
+    pub extra_crops: Vec<FaceCrop>,
 }
 
 impl FrameFace {
@@ -267,21 +284,29 @@ pub fn track_faces<D: FaceDetector>(
     detector: D,
     config: &ClipConfig,
 ) -> Result<Vec<FrameFace>> {
-    config.crop.validate()?;
+    config.validate()?;
     let mut tracker = FaceTracker::new(detector, config.tracker)?;
     let mut out = Vec::new();
     for frame in frames {
         let frame = frame?;
         let face = tracker.update(&frame.image)?;
-        let crop = match &face {
-            Some(f) => Some(crop_face(&frame.image, f, &config.crop)?),
-            None => None,
+        let (crop, extra_crops) = match &face {
+            Some(f) => (
+                Some(crop_face(&frame.image, f, &config.crop)?),
+                config
+                    .extra_crops
+                    .iter()
+                    .map(|c| crop_face(&frame.image, f, c))
+                    .collect::<Result<_>>()?,
+            ),
+            None => (None, Vec::new()),
         };
         out.push(FrameFace {
             index: frame.index,
             timestamp_secs: frame.timestamp_secs,
             face,
             crop,
+            extra_crops,
         });
     }
     Ok(out)
@@ -302,8 +327,7 @@ pub fn track_faces<D: FaceDetector>(
 /// the path takes about as long as the slower of the two.
 pub fn video_face_crops(path: impl AsRef<Path>, config: &ClipConfig) -> Result<Vec<FrameFace>> {
     let detector = SeetaDetector::new()?;
-    config.crop.validate()?;
-    config.tracker.validate()?;
+    config.validate()?;
     let mut reader = VideoReader::open(path)?;
     let frames = reader.frames(&config.video)?;
     std::thread::scope(|scope| {
