@@ -1,7 +1,8 @@
 //! Face-branch speed against PyTorch on this CPU: training throughput (one AdamW step on a
 //! batch of 64 crops, gradient clipping included) and inference latency per crop (batch 1 and
 //! 32), the same architecture in both (the shipped `examples/configs/face.json`), timed
-//! the same way (median after a warm-up). The PyTorch side is `tools/torch_face_bench.py`
+//! the same way (median after a warm-up); then one face through the shipped `models/face`
+//! with its gender members and mirrored view, as the analyser runs it. The PyTorch side is `tools/torch_face_bench.py`
 //! (install: `tools/install_torch.sh`); without torch only the facevox numbers are printed.
 //!
 //! ```sh
@@ -12,10 +13,14 @@ mod common;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use common::{adamw, one_hot, python_peer, randn, threads, time_inference, time_training_step};
-use facevox::model::{init_weights, FaceNet};
+use common::{
+    adamw, median_ms, one_hot, python_peer, randn, threads, time_inference, time_training_step,
+};
+use facevox::model::{init_weights, FaceConfig, FaceModelFile, FaceNet};
 use facevox::rng::SeededRng;
-use facevox::train::FaceTrainingConfig;
+use facevox::train::{predict_face_crop_views, FaceTrainingConfig};
+use facevox::vision::{FaceCrop, FaceCropper, RgbImage};
+use std::path::Path;
 
 // The allocator the example binaries use (see examples/train.rs).
 #[global_allocator]
@@ -89,30 +94,8 @@ fn main() {
          ({:.2} ms per crop)",
         infer_b / INFER_BATCH as f64
     );
-    let stages: Vec<String> = m.stages.iter().map(|c| c.to_string()).collect();
-    let Some(v) = python_peer(
-        "torch_face_bench.py",
-        &[
-            "--threads".into(),
-            threads.to_string(),
-            "--batch".into(),
-            BATCH.to_string(),
-            "--infer-batch".into(),
-            INFER_BATCH.to_string(),
-            "--size".into(),
-            s.to_string(),
-            "--in-channels".into(),
-            m.in_channels.to_string(),
-            "--stages".into(),
-            stages.join(","),
-            "--convs".into(),
-            m.convs_per_stage.to_string(),
-            "--embedding".into(),
-            m.embedding.to_string(),
-            "--dropout".into(),
-            m.dropout.to_string(),
-        ],
-    ) else {
+    let Some(v) = python_peer("torch_face_bench.py", &peer_args(m, s, threads)) else {
+        shipped_model(None);
         return;
     };
     let t_train = v["train_step_ms"].as_f64().unwrap();
@@ -130,5 +113,83 @@ fn main() {
         t_train / t.step_ms,
         t_1 / infer_1,
         t_b / infer_b
+    );
+    shipped_model(Some(threads));
+}
+
+/// The arguments of `tools/torch_face_bench.py` for the architecture `m` at `size` pixels.
+fn peer_args(m: &FaceConfig, size: usize, threads: usize) -> Vec<String> {
+    let stages: Vec<String> = m.stages.iter().map(|c| c.to_string()).collect();
+    [
+        ("--threads", threads.to_string()),
+        ("--batch", BATCH.to_string()),
+        ("--infer-batch", INFER_BATCH.to_string()),
+        ("--size", size.to_string()),
+        ("--in-channels", m.in_channels.to_string()),
+        ("--stages", stages.join(",")),
+        ("--convs", m.convs_per_stage.to_string()),
+        ("--embedding", m.embedding.to_string()),
+        ("--dropout", m.dropout.to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(k, v)| [k.to_string(), v])
+    .collect()
+}
+
+/// One face through the shipped model as the analyser runs it (after cropping): the main
+/// network and each gender member on its own crop of the face, each scored as it is and, when
+/// the file says so, mirrored. The PyTorch side (when `threads` is given and torch is
+/// installed) is the same networks' batch-1 inference, once per view scored.
+fn shipped_model(threads: Option<usize>) {
+    let stem = concat!(env!("CARGO_MANIFEST_DIR"), "/models/face");
+    let (file, model) = FaceModelFile::load_model(Path::new(stem), &Device::Cpu).unwrap();
+    let picture = RgbImage::from_fn(160, 160, |x, y| {
+        image::Rgb([
+            (x * 3 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    });
+    let views = file.crop_views();
+    let crops = FaceCropper::precropped(views[0].clone())
+        .crop_views(&picture, &views[1..])
+        .unwrap()
+        .unwrap();
+    let refs: Vec<[&FaceCrop; 1]> = crops.iter().map(|c| [c]).collect();
+    let refs: Vec<&[&FaceCrop]> = refs.iter().map(|r| &r[..]).collect();
+    let ms = median_ms(
+        || {
+            predict_face_crop_views(&model, &refs, 1, file.tta_flip).unwrap();
+        },
+        5,
+        REPS * 5,
+    );
+    let passes = if file.tta_flip { 2.0 } else { 1.0 };
+    println!(
+        "shipped face model (main + {} gender member(s), mirrored view {}): {ms:.2} ms per face",
+        file.gender_members.len(),
+        if file.tta_flip { "on" } else { "off" }
+    );
+    let Some(threads) = threads else {
+        return;
+    };
+    let mut peer = 0.0;
+    for i in 0..=file.gender_members.len() {
+        let (m, c) = match i {
+            0 => (&file.model, &file.crop),
+            _ => (file.member_model(i - 1), file.member_crop(i - 1)),
+        };
+        let Some(v) = python_peer(
+            "torch_face_bench.py",
+            &peer_args(m, c.size as usize, threads),
+        ) else {
+            return;
+        };
+        peer += passes * v["infer_1_ms"].as_f64().unwrap();
+    }
+    println!(
+        "PyTorch, the same networks at batch 1 ({passes} pass(es) each): {peer:.2} ms per face; \
+         ratio facevox/PyTorch speed {:.2}x",
+        peer / ms
     );
 }

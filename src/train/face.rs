@@ -227,7 +227,6 @@ pub fn predict_faces_views(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    check_views(model, views.len(), views.iter().map(|v| v.len()))?;
     if crops.len() != views.len() {
         return Err(Error::InvalidConfig(format!(
             "{} crop configs for {} views",
@@ -235,43 +234,44 @@ pub fn predict_faces_views(
             views.len()
         )));
     }
-    let n = views[0].len();
-    let batch = batch.max(1);
-    let mut out = Vec::with_capacity(n);
-    for start in (0..n).step_by(batch) {
-        let end = (start + batch).min(n);
-        let xs = views
-            .iter()
-            .zip(crops)
-            .map(|(v, crop)| {
-                let owned: Vec<RgbImage> = v[start..end].iter().map(|&i| i.clone()).collect();
-                stack_crops(&owned, crop)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.extend(predict_tensor(model, &xs, flip)?);
-    }
-    Ok(out)
+    predict_batched(model, views, batch, flip, |v, faces| {
+        let owned: Vec<RgbImage> = faces.iter().map(|&i| i.clone()).collect();
+        stack_crops(&owned, &crops[v])
+    })
 }
 
-/// `model` reads `n_views` crops per face and every view lists the same number of faces.
-fn check_views(
+/// Scores the faces of `views` (one list per view of `model`, the same faces in each) in
+/// batches of `batch`; `input(v, faces)` makes view `v`'s `(B, C, H, W)` tensor.
+fn predict_batched<T>(
     model: &FaceModel,
-    n_views: usize,
-    mut lens: impl Iterator<Item = usize>,
-) -> Result<()> {
-    if n_views != model.views() {
+    views: &[&[T]],
+    batch: usize,
+    flip: bool,
+    input: impl Fn(usize, &[T]) -> Result<Tensor>,
+) -> Result<Vec<FacePrediction>> {
+    if views.len() != model.views() {
         return Err(Error::InvalidConfig(format!(
-            "the face model reads {} crops of each face but {n_views} were given",
-            model.views()
+            "the face model reads {} crops of each face but {} were given",
+            model.views(),
+            views.len()
         )));
     }
-    let first = lens.next().unwrap_or(0);
-    if lens.any(|l| l != first) {
+    let n = views.first().map_or(0, |v| v.len());
+    if views.iter().any(|v| v.len() != n) {
         return Err(Error::InvalidConfig(
             "every crop view must list the same faces".into(),
         ));
     }
-    Ok(())
+    let batch = batch.max(1);
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let xs = (0..views.len())
+            .map(|v| input(v, &views[v][start..end]))
+            .collect::<Result<Vec<_>>>()?;
+        out.extend(predict_tensor(model, &xs, flip)?);
+    }
+    Ok(out)
 }
 
 /// Runs `net` on already normalised crops (as the vision front end's
@@ -315,19 +315,7 @@ pub fn predict_face_crop_views(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    check_views(model, views.len(), views.iter().map(|v| v.len()))?;
-    let n = views[0].len();
-    let batch = batch.max(1);
-    let mut out = Vec::with_capacity(n);
-    for start in (0..n).step_by(batch) {
-        let end = (start + batch).min(n);
-        let xs = views
-            .iter()
-            .map(|v| crops_tensor(&v[start..end]))
-            .collect::<Result<Vec<_>>>()?;
-        out.extend(predict_tensor(model, &xs, flip)?);
-    }
-    Ok(out)
+    predict_batched(model, views, batch, flip, |_, faces| crops_tensor(faces))
 }
 
 /// Normalised crops of one shape as a `(B, C, H, W)` tensor.
