@@ -45,10 +45,18 @@ fn the_shipped_face_model_loads_and_runs_on_the_example_clip() {
         FaceAnalyzer::load_default().expect("models/face.{json,safetensors} ship with the crate");
     let file = analyzer.model();
     assert_eq!(file.emotions, FACE_EMOTIONS);
-    assert!(file.provenance["command"]
-        .as_str()
-        .unwrap()
-        .contains("train_face"));
+    // Every network in the file was made by train_face and says how; with gender members
+    // the file was combined by face_members, which keeps each network's provenance.
+    let command = |p: &serde_json::Value| p["command"].as_str().unwrap_or_default().to_string();
+    let main = match file.gender_members.len() {
+        0 => &file.provenance,
+        _ => &file.provenance["main"],
+    };
+    assert!(command(main).contains("train_face"), "{main}");
+    for i in 0..file.gender_members.len() {
+        let member = &file.provenance["gender_members"][i];
+        assert!(command(member).contains("train_face"), "{member}");
+    }
     let clip = example_clip();
     let r = analyzer.analyze_file(&clip).unwrap();
     assert!(r.frames >= 15 && r.faces >= r.frames / 2, "{r:?}");
