@@ -155,8 +155,7 @@ fn shipped_model(threads: Option<usize>) {
         .crop_views(&picture, &views[1..])
         .unwrap()
         .unwrap();
-    let refs: Vec<[&FaceCrop; 1]> = crops.iter().map(|c| [c]).collect();
-    let refs: Vec<&[&FaceCrop]> = refs.iter().map(|r| &r[..]).collect();
+    let refs: Vec<Vec<&FaceCrop>> = crops.iter().map(|c| vec![c]).collect();
     let ms = median_ms(
         || {
             predict_face_crop_views(&model, &refs, 1, file.tta_flip).unwrap();

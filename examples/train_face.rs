@@ -322,8 +322,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|s| pick(s).iter().map(|e| &e.image).collect())
             .collect();
-        let refs: Vec<&[&RgbImage]> = lists.iter().map(Vec::as_slice).collect();
-        predict_faces_views(model, &crops, &refs, 256, flip)
+        predict_faces_views(model, &crops, &lists, 256, flip)
     };
 
     let (outcome, loaded_net) = match loaded {
@@ -480,8 +479,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let row = match cropper.crop_image_views(&load_image(p)?, &crops[1..])? {
                 None => serde_json::json!({"still": name, "error": "no face found"}),
                 Some(c) => {
-                    let one: Vec<[&RgbImage; 1]> = c.iter().map(|i| [i]).collect();
-                    let one: Vec<&[&RgbImage]> = one.iter().map(|i| &i[..]).collect();
+                    let one: Vec<Vec<&RgbImage>> = c.iter().map(|i| vec![i]).collect();
                     let pr = &predict_faces_views(&model, &crops, &one, 1, cfg.tta_flip)?[0];
                     let guess = if pr.gender[1] > pr.gender[0] {
                         Gender::Female

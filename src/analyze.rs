@@ -278,7 +278,6 @@ impl FaceAnalyzer {
                     frames.len()
                 )));
             }
-            let views: Vec<&[&FaceCrop]> = views.iter().map(Vec::as_slice).collect();
             let preds = predict_face_crop_views(&self.model, &views, 64, self.file.tta_flip)?;
             self.summarise(&preds, frames.len(), allowed)
         } else {
@@ -303,8 +302,7 @@ impl FaceAnalyzer {
         let crops = cropper
             .crop_views(image, &views[1..])?
             .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
-        let refs: Vec<[&FaceCrop; 1]> = crops.iter().map(|c| [c]).collect();
-        let views: Vec<&[&FaceCrop]> = refs.iter().map(|r| &r[..]).collect();
+        let views: Vec<Vec<&FaceCrop>> = crops.iter().map(|c| vec![c]).collect();
         let preds = predict_face_crop_views(&self.model, &views, 1, self.file.tta_flip)?;
         self.summarise(&preds, 1, allowed)
     }

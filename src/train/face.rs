@@ -213,7 +213,13 @@ pub fn predict_faces_model(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    predict_faces_views(model, std::slice::from_ref(crop), &[images], batch, flip)
+    predict_faces_views(
+        model,
+        std::slice::from_ref(crop),
+        &[images.to_vec()],
+        batch,
+        flip,
+    )
 }
 
 /// As [`predict_faces_model`] for a model whose gender members read their own crops of the
@@ -223,7 +229,7 @@ pub fn predict_faces_model(
 pub fn predict_faces_views(
     model: &FaceModel,
     crops: &[CropConfig],
-    views: &[&[&RgbImage]],
+    views: &[Vec<&RgbImage>],
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
@@ -244,7 +250,7 @@ pub fn predict_faces_views(
 /// batches of `batch`; `input(v, faces)` makes view `v`'s `(B, C, H, W)` tensor.
 fn predict_batched<T>(
     model: &FaceModel,
-    views: &[&[T]],
+    views: &[Vec<T>],
     batch: usize,
     flip: bool,
     input: impl Fn(usize, &[T]) -> Result<Tensor>,
@@ -304,14 +310,14 @@ pub fn predict_face_crops_model(
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
-    predict_face_crop_views(model, &[crops], batch, flip)
+    predict_face_crop_views(model, &[crops.to_vec()], batch, flip)
 }
 
 /// As [`predict_face_crops_model`] with one list of normalised crops per view of the model
 /// (see [`predict_faces_views`]).
 pub fn predict_face_crop_views(
     model: &FaceModel,
-    views: &[&[&crate::vision::FaceCrop]],
+    views: &[Vec<&crate::vision::FaceCrop>],
     batch: usize,
     flip: bool,
 ) -> Result<Vec<FacePrediction>> {
