@@ -12,7 +12,8 @@
 //! RAVDESS stills are only scored once, at the end, by the model that was kept. A config with
 //! `init_weights` fine-tunes saved weights instead of starting from random ones (the shipped
 //! model is `examples/configs/face.json`, then `examples/configs/face_finetune.json` from
-//! its `runs/face/face.safetensors`; see models/README.md). The report
+//! its `runs/face/face.safetensors`; see models/README.md); a grey model's weights may start
+//! an RGB one (`facevox::train::load_face_init_weights`). The report
 //! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
 //! accuracy per race group, per gender and per age group, and the stills.
 

@@ -2,13 +2,15 @@
 //! classes, a head without labels must not move, and FER+-style files must come through the
 //! pre-cropped path with their majority labels and vote shares.
 
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
 use facevox::data::{load_ferplus, FerPlusRecord};
 use facevox::labels::{Emotion, Gender, FACE_EMOTIONS};
-use facevox::model::FaceConfig;
+use facevox::model::{init_weights, FaceConfig, FaceNet};
 use facevox::rng::SeededRng;
 use facevox::train::{
-    ferplus_examples, predict_faces, train_face, FaceExample, FaceTrainingConfig, OptimizerConfig,
-    TrainConfig,
+    ferplus_examples, load_face_init_weights, predict_faces, train_face, FaceExample,
+    FaceTrainingConfig, OptimizerConfig, TrainConfig, LUMA_WEIGHTS,
 };
 use facevox::vision::{AugmentConfig, CropConfig, RgbImage};
 
@@ -272,6 +274,99 @@ fn training_can_start_from_saved_weights() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot start from"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A network on a fresh `VarMap`, randomly initialised with `seed`.
+fn net(config: &FaceConfig, seed: u64) -> (VarMap, FaceNet) {
+    let vm = VarMap::new();
+    let net = FaceNet::new(
+        config,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    init_weights(&vm, seed).unwrap();
+    (vm, net)
+}
+
+#[test]
+fn grey_weights_start_an_rgb_network_that_sees_the_luma() {
+    let grey_cfg = config(1).model;
+    let rgb_cfg = FaceConfig {
+        in_channels: 3,
+        ..grey_cfg.clone()
+    };
+    let dir = std::env::temp_dir().join(format!("facevox-grey2rgb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("grey.safetensors");
+    let (grey_vm, grey) = net(&grey_cfg, 3);
+    grey_vm.save(&path).unwrap();
+    let (rgb_vm, rgb) = net(&rgb_cfg, 4);
+    load_face_init_weights(&rgb_vm, &path).unwrap();
+
+    // An RGB batch and its luma: the two networks must agree on them.
+    let mut rng = SeededRng::new(9);
+    let n = 2 * 3 * (SIZE * SIZE) as usize;
+    let data: Vec<f32> = (0..n).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
+    let x = Tensor::from_vec(data, (2, 3, SIZE as usize, SIZE as usize), &Device::Cpu).unwrap();
+    let mut luma = Tensor::zeros(
+        (2, 1, SIZE as usize, SIZE as usize),
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    for (c, &w) in LUMA_WEIGHTS.iter().enumerate() {
+        let part = x.narrow(1, c, 1).unwrap().affine(w, 0.0).unwrap();
+        luma = (luma + part).unwrap();
+    }
+    let a = grey.forward_t(&luma, false).unwrap();
+    let b = rgb.forward_t(&x, false).unwrap();
+    for (p, q) in [
+        (&a.embedding, &b.embedding),
+        (&a.gender_logits, &b.gender_logits),
+        (&a.emotion_logits, &b.emotion_logits),
+    ] {
+        let d: f32 = (p - q)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let scale: f32 = p.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(d <= 1e-4 * scale.max(1.0), "differ by {d} (scale {scale})");
+    }
+    // A fresh RGB network does not agree: the check above is not vacuous.
+    let (_, fresh) = net(&rgb_cfg, 4);
+    let c = fresh.forward_t(&x, false).unwrap();
+    let d: f32 = (&a.gender_logits - &c.gender_logits)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!(d > 1e-3, "a random network matched the grey one ({d})");
+
+    // RGB weights cannot start a grey network, nor a grey file a wider one.
+    let rgb_path = dir.join("rgb.safetensors");
+    rgb_vm.save(&rgb_path).unwrap();
+    let (grey_vm2, _) = net(&grey_cfg, 5);
+    let err = load_face_init_weights(&grey_vm2, &rgb_path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot start from") && err.contains("stage1.1.conv.weight"),
+        "{err}"
+    );
+    let wide = FaceConfig {
+        embedding: 24,
+        ..rgb_cfg
+    };
+    let (wide_vm, _) = net(&wide, 6);
+    assert!(load_face_init_weights(&wide_vm, &path).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

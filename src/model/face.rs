@@ -145,6 +145,9 @@ pub struct FaceNet {
     config: FaceConfig,
 }
 
+/// The name of [`FaceNet`]'s first convolution kernel in its weights, `(C, in_channels, 3, 3)`.
+pub const FIRST_CONV: &str = "stage1.1.conv.weight";
+
 impl FaceNet {
     /// Builds the network; weights come from (or are created in) `vb`.
     pub fn new(config: &FaceConfig, vb: VarBuilder) -> Result<Self> {
@@ -488,7 +491,7 @@ mod tests {
         assert!(net.forward_t(&rgb, false).is_err());
         let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
         for n in [
-            "stage1.1.conv.weight",
+            FIRST_CONV,
             "stage2.1.norm.running_var",
             "emotion_head.weight",
         ] {

@@ -9,7 +9,9 @@ pub mod face;
 pub mod norm;
 pub mod voice;
 
-pub use face::{FaceConfig, FaceModel, FaceModelFile, FaceNet, FaceOutput, GenderMember};
+pub use face::{
+    FaceConfig, FaceModel, FaceModelFile, FaceNet, FaceOutput, GenderMember, FIRST_CONV,
+};
 pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput, VoiceTta};
 
 use std::path::Path;

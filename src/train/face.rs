@@ -24,7 +24,7 @@ use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
 use crate::data::{CropCache, FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
-use crate::model::{init_weights, FaceConfig, FaceModel, FaceNet, DTYPE};
+use crate::model::{init_weights, FaceConfig, FaceModel, FaceNet, DTYPE, FIRST_CONV};
 use crate::rng::SeededRng;
 use crate::vision::{
     load_image, normalize_face, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource,
@@ -72,8 +72,9 @@ pub struct FaceTrainingConfig {
     /// inverse frequency, 1 full balancing. Examples without an age group weigh 1. Rare age
     /// groups (FairFace's children and over-60s) are where gender accuracy is lowest.
     pub age_balance: f32,
-    /// Start from these weights (a face safetensors file of the same architecture) instead of
-    /// a random initialisation: fine-tuning. `None` (the default) trains from scratch.
+    /// Start from these weights (a face safetensors file of the same architecture, or of its
+    /// grey twin for an RGB model: see [`load_face_init_weights`]) instead of a random
+    /// initialisation: fine-tuning. `None` (the default) trains from scratch.
     pub init_weights: Option<std::path::PathBuf>,
 }
 
@@ -128,6 +129,61 @@ impl FaceTrainingConfig {
         self.train
             .validate_common(self.model.n_emotions, self.emotions.len())
     }
+}
+
+/// BT.601 luma weights of R, G and B: what [`load_face_init_weights`] spreads a grey
+/// network's first convolution by.
+pub const LUMA_WEIGHTS: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// Loads a face network's weights from `path` into `varmap` (a [`FaceNet`] built on it) for
+/// [`FaceTrainingConfig::init_weights`]. Every variable must be in the file with its shape,
+/// with one exception: a grey network's first convolution `(C, 1, k, k)` may start an RGB
+/// network's `(C, 3, k, k)`; channel `c` gets `LUMA_WEIGHTS[c]` times the grey kernel, so on an
+/// RGB crop the new network computes what the grey one computes on the crop's luma (the
+/// per-channel normalisation being the same). Extra tensors in the file (a combined model's
+/// gender members) are ignored, so a shipped `face.safetensors` can start a run.
+pub fn load_face_init_weights(varmap: &VarMap, path: &Path) -> Result<()> {
+    let cannot = |why: String| {
+        Error::InvalidConfig(format!(
+            "cannot start from {}: {why} (is it a face model of this architecture?)",
+            path.display()
+        ))
+    };
+    let tensors =
+        candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| cannot(e.to_string()))?;
+    let vars = varmap.data().lock().expect("varmap lock");
+    for (name, var) in vars.iter() {
+        let t = tensors
+            .get(name)
+            .ok_or_else(|| cannot(format!("no tensor {name}")))?;
+        let t = if t.dims() == var.dims() {
+            t.clone()
+        } else {
+            match (t.dims(), var.dims()) {
+                (&[o, 1, kh, kw], &[o2, 3, kh2, kw2])
+                    if name == FIRST_CONV && (o, kh, kw) == (o2, kh2, kw2) =>
+                {
+                    let grey: Vec<f32> = t.flatten_all()?.to_vec1()?;
+                    let mut rgb = Vec::with_capacity(grey.len() * 3);
+                    for kernel in grey.chunks_exact(kh * kw) {
+                        for c in LUMA_WEIGHTS {
+                            rgb.extend(kernel.iter().map(|&w| (w as f64 * c) as f32));
+                        }
+                    }
+                    Tensor::from_vec(rgb, (o, 3, kh, kw), &Device::Cpu)?
+                }
+                _ => {
+                    return Err(cannot(format!(
+                        "{name} is {:?} in the file, {:?} in the network",
+                        t.dims(),
+                        var.dims()
+                    )))
+                }
+            }
+        };
+        var.set(&t.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
 }
 
 /// Per-example gender-loss multipliers for [`FaceTrainingConfig::age_balance`]: each gender
@@ -460,17 +516,12 @@ pub fn train_face(
     )?;
     let augmenter = Augmenter::new(t.augment.clone())?;
 
-    let mut varmap = VarMap::new();
+    let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DTYPE, &Device::Cpu);
     let net = FaceNet::new(&cfg.model, vb)?;
     init_weights(&varmap, t.seed)?;
     if let Some(path) = &cfg.init_weights {
-        varmap.load(path).map_err(|e| {
-            Error::InvalidConfig(format!(
-                "cannot start from {}: {e} (is it a face model of this architecture?)",
-                path.display()
-            ))
-        })?;
+        load_face_init_weights(&varmap, path)?;
     }
     net.reseed_dropout(t.seed ^ 0xd20f);
     let age_w = age_balance_weights(train, cfg.age_balance);

@@ -30,9 +30,10 @@ pub use crossval::{cross_validate_voice, TtaScore, VoiceCrossValidation, VoiceFo
 pub use engine::Prediction;
 pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
-    predict_face_crop_views, predict_face_crops, predict_face_crops_model, predict_face_crops_tta,
-    predict_faces, predict_faces_model, predict_faces_tta, predict_faces_views, train_face,
-    FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+    load_face_init_weights, predict_face_crop_views, predict_face_crops, predict_face_crops_model,
+    predict_face_crops_tta, predict_faces, predict_faces_model, predict_faces_tta,
+    predict_faces_views, train_face, FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+    LUMA_WEIGHTS,
 };
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
