@@ -377,6 +377,7 @@ fn shipped_face_configs_parse_and_validate() {
         "face_finetune.json",
         "face_gender_member.json",
         "face_gender_rgb56.json",
+        "face_gender_rgb56_from_grey.json",
     ] {
         let path = format!("{}/examples/configs/{name}", env!("CARGO_MANIFEST_DIR"));
         let cfg: FaceTrainingConfig =
