@@ -289,6 +289,11 @@ fn net(config: &FaceConfig, seed: u64) -> (VarMap, FaceNet) {
     (vm, net)
 }
 
+/// The largest absolute value in `t`.
+fn max_abs(t: &Tensor) -> f32 {
+    t.abs().unwrap().max_all().unwrap().to_scalar().unwrap()
+}
+
 #[test]
 fn grey_weights_start_an_rgb_network_that_sees_the_luma() {
     let grey_cfg = config(1).model;
@@ -326,28 +331,14 @@ fn grey_weights_start_an_rgb_network_that_sees_the_luma() {
         (&a.gender_logits, &b.gender_logits),
         (&a.emotion_logits, &b.emotion_logits),
     ] {
-        let d: f32 = (p - q)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        let scale: f32 = p.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        let d = max_abs(&(p - q).unwrap());
+        let scale = max_abs(p);
         assert!(d <= 1e-4 * scale.max(1.0), "differ by {d} (scale {scale})");
     }
     // A fresh RGB network does not agree: the check above is not vacuous.
     let (_, fresh) = net(&rgb_cfg, 4);
     let c = fresh.forward_t(&x, false).unwrap();
-    let d: f32 = (&a.gender_logits - &c.gender_logits)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let d = max_abs(&(&a.gender_logits - &c.gender_logits).unwrap());
     assert!(d > 1e-3, "a random network matched the grey one ({d})");
 
     // RGB weights cannot start a grey network, nor a grey file a wider one.
