@@ -5,7 +5,9 @@
 //!     --gender-member runs/face_gender --out runs/face_combined
 //! ```
 //!
-//! Every folder holds a `face.json` + `face.safetensors` made by `train_face`. A member may
+//! Every folder holds a `face.json` + `face.safetensors` made by `train_face`; the main
+//! folder may also hold a file this tool made (the shipped `models/`), whose members are kept
+//! and the new ones added after them. A member may
 //! have its own architecture and crop (the analyser crops the same detected face once per
 //! crop); it must share the main model's test-time augmentation. The combined file's gender
 //! probabilities are the mean over the main network and the members (see
@@ -33,21 +35,39 @@ struct Args {
     out: PathBuf,
 }
 
-/// The description and the weights of `<dir>/face`, as a `VarMap`.
-fn read(dir: &std::path::Path) -> Result<(FaceModelFile, VarMap), Box<dyn std::error::Error>> {
+/// A face file's description, the main network's weights and each gender member's.
+type Weights = (FaceModelFile, VarMap, Vec<VarMap>);
+
+/// The description and the weights of `<dir>/face`, as `VarMap`s.
+fn read(dir: &std::path::Path) -> Result<Weights, Box<dyn std::error::Error>> {
     let stem = dir.join("face");
-    // Checks the pair loads as a network before copying its weights.
-    let (file, _) = FaceModelFile::load(&stem, &Device::Cpu)?;
-    if !file.gender_members.is_empty() {
-        return Err(format!("{}: already has gender members", dir.display()).into());
+    // Checks the pair loads as a model before copying its weights.
+    let (file, _) = FaceModelFile::load_model(&stem, &Device::Cpu)?;
+    let fresh = |config| -> Result<VarMap, Box<dyn std::error::Error>> {
+        let vm = VarMap::new();
+        FaceNet::new(
+            config,
+            VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+        )?;
+        Ok(vm)
+    };
+    let mut main = fresh(&file.model)?;
+    // The members' tensors are ignored here; they are read below under their prefixes.
+    main.load(stem.with_extension("safetensors"))?;
+    let tensors = candle_core::safetensors::load(stem.with_extension("safetensors"), &Device::Cpu)?;
+    let mut members = Vec::new();
+    for i in 0..file.gender_members.len() {
+        let vm = fresh(file.member_model(i))?;
+        for (name, var) in vm.data().lock().expect("varmap lock").iter() {
+            let key = format!("gender_member{i}.{name}");
+            let t = tensors
+                .get(&key)
+                .ok_or_else(|| format!("{}: no tensor {key}", dir.display()))?;
+            var.set(t)?;
+        }
+        members.push(vm);
     }
-    let mut vm = VarMap::new();
-    FaceNet::new(
-        &file.model,
-        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-    )?;
-    vm.load(stem.with_extension("safetensors"))?;
-    Ok((file, vm))
+    Ok((file, main, members))
 }
 
 fn main() {
@@ -58,12 +78,29 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (mut file, main) = read(&args.main)?;
-    let mut members = Vec::new();
-    let mut member_provenance = Vec::new();
-    let mut gender_members = Vec::new();
+    let (mut file, main, mut members) = read(&args.main)?;
+    // A main file that has members already keeps them, first, with their provenance.
+    let had_members = !file.gender_members.is_empty();
+    let (main_provenance, mut member_provenance) = if file.gender_members.is_empty() {
+        (file.provenance.clone(), Vec::new())
+    } else {
+        let p = &file.provenance;
+        let old = p["gender_members"].as_array().cloned().unwrap_or_default();
+        if old.len() != file.gender_members.len() {
+            return Err(format!(
+                "{}: its provenance does not list its {} gender members",
+                args.main.display(),
+                file.gender_members.len()
+            )
+            .into());
+        }
+        (p["main"].clone(), old)
+    };
     for dir in &args.gender_member {
-        let (m, vm) = read(dir)?;
+        let (m, vm, nested) = read(dir)?;
+        if !nested.is_empty() {
+            return Err(format!("{}: already has gender members", dir.display()).into());
+        }
         if m.tta_flip != file.tta_flip {
             return Err(format!(
                 "{}: test-time augmentation differs from the main model's",
@@ -72,19 +109,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
         // Only what differs from the main network is written.
-        gender_members.push(GenderMember {
+        file.gender_members.push(GenderMember {
             model: (m.model != file.model).then_some(m.model),
             crop: (m.crop != file.crop).then_some(m.crop),
         });
         members.push(vm);
         member_provenance.push(m.provenance);
     }
-    file.gender_members = gender_members;
-    file.provenance = serde_json::json!({
+    let mut provenance = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "main": file.provenance,
+        "main": main_provenance,
         "gender_members": member_provenance,
     });
+    if had_members {
+        // The main file's own combining command, so the history stays readable.
+        provenance["previous_command"] = file.provenance["command"].clone();
+    }
+    file.provenance = provenance;
     std::fs::create_dir_all(&args.out)?;
     file.save_with_gender_members(&main, &members, &args.out.join("face"))?;
     eprintln!(
