@@ -43,30 +43,28 @@ fn read(dir: &std::path::Path) -> Result<Weights, Box<dyn std::error::Error>> {
     let stem = dir.join("face");
     // Checks the pair loads as a model before copying its weights.
     let (file, _) = FaceModelFile::load_model(&stem, &Device::Cpu)?;
-    let fresh = |config| -> Result<VarMap, Box<dyn std::error::Error>> {
+    // One read of the tensors serves every network: the main one's have plain names, member
+    // i's the prefix `gender_member{i}.`.
+    let tensors = candle_core::safetensors::load(stem.with_extension("safetensors"), &Device::Cpu)?;
+    let weights = |config, prefix: String| -> Result<VarMap, Box<dyn std::error::Error>> {
         let vm = VarMap::new();
         FaceNet::new(
             config,
             VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
         )?;
-        Ok(vm)
-    };
-    let mut main = fresh(&file.model)?;
-    // The members' tensors are ignored here; they are read below under their prefixes.
-    main.load(stem.with_extension("safetensors"))?;
-    let tensors = candle_core::safetensors::load(stem.with_extension("safetensors"), &Device::Cpu)?;
-    let mut members = Vec::new();
-    for i in 0..file.gender_members.len() {
-        let vm = fresh(file.member_model(i))?;
         for (name, var) in vm.data().lock().expect("varmap lock").iter() {
-            let key = format!("gender_member{i}.{name}");
+            let key = format!("{prefix}{name}");
             let t = tensors
                 .get(&key)
                 .ok_or_else(|| format!("{}: no tensor {key}", dir.display()))?;
             var.set(t)?;
         }
-        members.push(vm);
-    }
+        Ok(vm)
+    };
+    let main = weights(&file.model, String::new())?;
+    let members = (0..file.gender_members.len())
+        .map(|i| weights(file.member_model(i), format!("gender_member{i}.")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((file, main, members))
 }
 
@@ -81,7 +79,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (mut file, main, mut members) = read(&args.main)?;
     // A main file that has members already keeps them, first, with their provenance.
     let had_members = !file.gender_members.is_empty();
-    let (main_provenance, mut member_provenance) = if file.gender_members.is_empty() {
+    let (main_provenance, mut member_provenance) = if !had_members {
         (file.provenance.clone(), Vec::new())
     } else {
         let p = &file.provenance;
