@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::blocks::SeededDropout;
 use super::conv::{conv2d, ConvGeometry};
 use super::norm::BatchNorm;
+use super::pool::max_pool2d;
 use crate::labels::{Emotion, FACE_EMOTIONS};
 use crate::vision::CropConfig;
 use crate::{Error, Result};
@@ -209,7 +210,7 @@ impl FaceNet {
             for layer in stage {
                 h = layer.forward_t(&h, train)?;
             }
-            h = h.max_pool2d(2)?;
+            h = max_pool2d(&h, 2)?;
         }
         let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?;
         let embedding = pooled.apply(&self.embed)?.relu()?;

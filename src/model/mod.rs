@@ -7,6 +7,7 @@ pub mod blocks;
 pub mod conv;
 pub mod face;
 pub mod norm;
+pub mod pool;
 pub mod voice;
 
 pub use face::{
