@@ -541,12 +541,13 @@ pub fn conv1d(x: &Tensor, w: &Tensor, padding: usize, dilation: usize) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rng::SeededRng;
     use candle_core::{Device, Var};
 
-    fn randn(dims: &[usize], rng: &mut SeededRng) -> Tensor {
+    /// A CPU `f32` tensor of seeded standard normals (shared with the pooling tests).
+    pub(crate) fn randn(dims: &[usize], rng: &mut SeededRng) -> Tensor {
         let n: usize = dims.iter().product();
         Tensor::from_vec(
             (0..n).map(|_| rng.normal() as f32).collect::<Vec<_>>(),

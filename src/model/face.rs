@@ -4,8 +4,10 @@
 //! the crop until global average pooling; a fully connected embedding (after ReLU: what the
 //! fusion head consumes) feeds two heads, perceived gender (2) and emotion over
 //! [`FACE_EMOTIONS`] (FER+'s eight classes: no calm). The convolutions and batch-norms are the
-//! crate's own CPU ops (`conv.rs`, `norm.rs`): im2col + GEMM and a fused batch-norm, both with
-//! hand-written backward passes.
+//! crate's own CPU ops (`conv.rs`, `norm.rs`, `pool.rs`): im2col + GEMM, a fused batch-norm and
+//! max-pooling, each with a hand-written backward pass. (Networks trained before 2026-12-02
+//! used candle's `max_pool2d`, whose gradient is the true one divided by 4 per 2x2 pool; the
+//! forward pass, and so every saved model's predictions, is the same with either.)
 //!
 //! Weights are saved as safetensors with a JSON [`FaceModelFile`] beside them holding the model
 //! config and the [`CropConfig`], so inference crops faces exactly as training did.

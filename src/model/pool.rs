@@ -11,7 +11,6 @@
 //! Tensors are `f32`, on the CPU, `(B, C, H, W)`; a trailing row or column that does not fill a
 //! window is dropped, as in candle and PyTorch.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -179,18 +178,9 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::conv::tests::randn;
     use crate::rng::SeededRng;
     use candle_core::{Device, Var};
-
-    fn randn(dims: &[usize], rng: &mut SeededRng) -> Tensor {
-        let n: usize = dims.iter().product();
-        Tensor::from_vec(
-            (0..n).map(|_| rng.normal() as f32).collect::<Vec<_>>(),
-            dims,
-            &Device::Cpu,
-        )
-        .unwrap()
-    }
 
     fn values(t: &Tensor) -> Vec<f32> {
         t.flatten_all().unwrap().to_vec1().unwrap()
