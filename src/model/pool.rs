@@ -23,7 +23,8 @@ const PLANES_PER_TASK_VALUES: usize = 16 * 1024;
 /// Sizes of one pooling call.
 #[derive(Debug, Clone, Copy)]
 struct Dims {
-    planes: usize,
+    b: usize,
+    c: usize,
     h: usize,
     w: usize,
     ho: usize,
@@ -34,17 +35,30 @@ struct Dims {
 impl Dims {
     fn new(shape: &Shape, k: usize) -> Result<Self> {
         let (b, c, h, w) = shape.dims4()?;
-        if k == 0 || h < k || w < k {
+        if k == 0 {
+            bail!("facevox max-pool: the window must be at least 1x1");
+        }
+        if h < k || w < k {
             bail!("facevox max-pool: input {h}x{w} is smaller than the {k}x{k} window");
         }
         Ok(Self {
-            planes: b * c,
+            b,
+            c,
             h,
             w,
             ho: h / k,
             wo: w / k,
             k,
         })
+    }
+
+    /// One channel of one example is a plane.
+    fn planes(&self) -> usize {
+        self.b * self.c
+    }
+
+    fn out_shape(&self) -> Shape {
+        Shape::from((self.b, self.c, self.ho, self.wo))
     }
 
     fn plane_in(&self) -> usize {
@@ -92,7 +106,7 @@ impl CustomOp1 for MaxPool {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, "input")?;
         let d = Dims::new(l.shape(), self.k)?;
-        let mut y = vec![0f32; d.planes * d.plane_out()];
+        let mut y = vec![0f32; d.planes() * d.plane_out()];
         let per = d.planes_per_task();
         y.par_chunks_mut(per * d.plane_out())
             .zip(x.par_chunks(per * d.plane_in()))
@@ -105,8 +119,7 @@ impl CustomOp1 for MaxPool {
                     }
                 }
             });
-        let (b, c, _, _) = l.shape().dims4()?;
-        Ok((CpuStorage::F32(y), Shape::from((b, c, d.ho, d.wo))))
+        Ok((CpuStorage::F32(y), d.out_shape()))
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -135,8 +148,7 @@ impl CustomOp2 for MaxPoolGrad {
         let x = f32_slice(s1, l1, "input")?;
         let g = f32_slice(s2, l2, "output gradient")?;
         let d = Dims::new(l1.shape(), self.k)?;
-        let (b, c, _, _) = l1.shape().dims4()?;
-        if l2.shape().dims4()? != (b, c, d.ho, d.wo) {
+        if l2.shape() != &d.out_shape() {
             bail!(
                 "facevox max-pool: gradient {:?} does not fit input {:?}",
                 l2.shape(),
