@@ -366,6 +366,7 @@ fn shipped_face_configs_parse_and_validate() {
     for name in [
         "face.json",
         "face_finetune.json",
+        "face_fixpool.json",
         "face_gender_member.json",
         "face_gender_rgb56.json",
         "face_gender_rgb56_from_grey.json",
