@@ -17,8 +17,8 @@ use common::{
     adamw, median_ms, one_hot, python_peer, randn, threads, time_inference, time_training_step,
 };
 use facevox::model::{init_weights, FaceConfig, FaceModelFile, FaceNet};
-use facevox::rng::SeededRng;
-use facevox::train::{predict_face_crop_views, FaceTrainingConfig};
+use facevox::training::rng::SeededRng;
+use facevox::training::{predict_face_crop_views, FaceTrainingConfig};
 use facevox::vision::{FaceCrop, FaceCropper, RgbImage};
 use std::path::Path;
 

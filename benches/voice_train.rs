@@ -15,7 +15,7 @@ use common::{adamw, one_hot, python_peer, randn, threads, time_inference, time_t
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use facevox::model::{init_weights, VoiceConfig, VoiceNet};
-use facevox::rng::SeededRng;
+use facevox::training::rng::SeededRng;
 
 // The allocator the example binaries use (see examples/train.rs).
 #[global_allocator]

@@ -13,8 +13,8 @@
 
 use std::path::{Path, PathBuf};
 
-use facevox::analyze::{EmotionPrediction, GenderPrediction};
-use facevox::analyze::{FaceAnalysis, FaceAnalyzer, VoiceAnalysis, VoiceAnalyzer};
+use facevox::{EmotionPrediction, GenderPrediction};
+use facevox::{FaceAnalysis, FaceAnalyzer, VoiceAnalysis, VoiceAnalyzer};
 
 fn main() {
     let mut json = false;
@@ -55,9 +55,9 @@ fn modalities(path: &Path) -> (bool, bool) {
 fn run(input: &Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
     let (has_voice, has_face) = modalities(input);
     let voice: Option<facevox::Result<VoiceAnalysis>> =
-        has_voice.then(|| VoiceAnalyzer::load_default().and_then(|a| a.analyze_file(input)));
+        has_voice.then(|| VoiceAnalyzer::new().and_then(|a| a.analyze_file(input)));
     let face: Option<facevox::Result<FaceAnalysis>> =
-        has_face.then(|| FaceAnalyzer::load_default().and_then(|a| a.analyze_file(input)));
+        has_face.then(|| FaceAnalyzer::new().and_then(|a| a.analyze_file(input)));
     // When no branch could run, the run fails (exit status 1) with the first branch's error.
     let none_ok = !matches!(voice, Some(Ok(_))) && !matches!(face, Some(Ok(_)));
     if json {

@@ -24,22 +24,14 @@
 //! Exit status: 0 when the report was written (whatever the errors), 2 for bad arguments or an
 //! unreadable manifest or model.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use facevox::analyze::{
-    default_models_dir, EmotionPrediction, FaceAnalyzer, FaceSource, GenderPrediction,
-    VoiceAnalyzer,
-};
-use facevox::audio::decode_file;
-use facevox::data::load_manifest;
-use facevox::eval::ClassificationReport;
-use facevox::labels::{Emotion, Gender};
-use serde::Serialize;
+use facevox::training::data::load_manifest;
+use facevox::training::eval::{score_manifest, ManifestBranch, ManifestReport};
+use facevox::{Emotion, FaceAnalyzer, FaceSource, VoiceAnalyzer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     /// The voice branch on the `voice` column.
     Voice,
@@ -48,13 +40,6 @@ enum Mode {
     /// Face and voice fused (not trained yet).
     Fused,
 }
-
-// Training allocates and frees activation-sized buffers every step; mimalloc keeps them in
-// process instead of handing pages back to the kernel and faulting them in again (measured on
-// `cargo bench --bench voice_train`, with the im2col convolution op: training step 249 ms with
-// glibc's allocator, 69 ms with mimalloc).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(about = "Evaluate facevox models on a CSV manifest")]
@@ -68,7 +53,7 @@ struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     json: PathBuf,
-    /// Model folder (default: the crate's models/).
+    /// Model folder (default: the shipped models, or FACEVOX_MODELS).
     #[arg(long)]
     models: Option<PathBuf>,
     /// Comma-separated emotions the argmax may choose from.
@@ -85,92 +70,6 @@ enum FaceInput {
     Detect,
     /// The pictures are already face crops.
     Crop,
-}
-
-/// The loaded branch a run evaluates.
-enum Branch {
-    Voice(Box<VoiceAnalyzer>),
-    Face(Box<FaceAnalyzer>, FaceSource),
-}
-
-impl Branch {
-    fn emotions(&self) -> Vec<Emotion> {
-        match self {
-            Branch::Voice(a) => a.emotions().to_vec(),
-            Branch::Face(a, _) => a.emotions().to_vec(),
-        }
-    }
-
-    fn provenance(&self) -> serde_json::Value {
-        match self {
-            Branch::Voice(a) => serde_json::json!({"voice": a.model().provenance}),
-            Branch::Face(a, _) => serde_json::json!({"face": a.model().provenance}),
-        }
-    }
-
-    /// The input column this branch reads.
-    fn input<'a>(&self, row: &'a facevox::data::Sample) -> Option<&'a PathBuf> {
-        match self {
-            Branch::Voice(_) => row.voice.as_ref(),
-            Branch::Face(..) => row.face.as_ref(),
-        }
-    }
-
-    fn predict(
-        &self,
-        path: &PathBuf,
-        allowed: &[Emotion],
-    ) -> facevox::Result<(GenderPrediction, EmotionPrediction)> {
-        match self {
-            Branch::Voice(a) => {
-                let clip = decode_file(path, &Default::default())?;
-                let r = a.analyze_clip_among(&clip, Some(allowed))?;
-                Ok((r.gender, r.emotion))
-            }
-            Branch::Face(a, source) => {
-                let r = a.analyze_file_among(path, *source, Some(allowed))?;
-                Ok((r.gender, r.emotion))
-            }
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Failure {
-    row: usize,
-    input: Option<String>,
-    reason: String,
-}
-
-#[derive(Serialize)]
-struct GenderSection {
-    n: usize,
-    accuracy: Option<f64>,
-    balanced_accuracy: Option<f64>,
-    confusion: Vec<Vec<usize>>,
-}
-
-#[derive(Serialize)]
-struct EmotionSection {
-    n: usize,
-    accuracy: Option<f64>,
-    uar: Option<f64>,
-    macro_f1: Option<f64>,
-    labels: Vec<String>,
-    confusion: Vec<Vec<usize>>,
-    per_class: Option<Vec<facevox::eval::ClassMetrics>>,
-    skipped: BTreeMap<String, usize>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    mode: Mode,
-    n: usize,
-    errors: usize,
-    failures: Vec<Failure>,
-    gender: GenderSection,
-    emotion: EmotionSection,
-    model: serde_json::Value,
 }
 
 fn main() {
@@ -200,22 +99,38 @@ fn fmt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.4}"))
 }
 
-fn run(args: &Args) -> Result<Report, Box<dyn std::error::Error>> {
-    let dir = args.models.clone().unwrap_or_else(default_models_dir);
-    let branch = match args.mode {
-        Mode::Voice => Branch::Voice(Box::new(VoiceAnalyzer::load(&dir)?)),
-        Mode::Face => Branch::Face(
-            Box::new(FaceAnalyzer::load(&dir).map_err(|e| {
-                format!(
-                    "--mode face needs face.json + face.safetensors in {}: {e}",
-                    dir.display()
-                )
-            })?),
-            match args.face_input {
+fn run(args: &Args) -> Result<ManifestReport, Box<dyn std::error::Error>> {
+    let allowed: Option<Vec<Emotion>> = args
+        .emotions
+        .as_ref()
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| n.trim().parse::<Emotion>())
+                .collect::<Result<_, _>>()
+        })
+        .transpose()
+        .map_err(|e| format!("--emotions: {e}"))?;
+    let rows = load_manifest(&args.manifest)?;
+    let mut report = match args.mode {
+        Mode::Voice => {
+            let a = match &args.models {
+                Some(dir) => VoiceAnalyzer::from_dir(dir)?,
+                None => VoiceAnalyzer::new()?,
+            };
+            score_manifest(ManifestBranch::Voice(&a), &rows, allowed.as_deref())?
+        }
+        Mode::Face => {
+            let a = match &args.models {
+                Some(dir) => FaceAnalyzer::from_dir(dir)?,
+                None => FaceAnalyzer::new()?,
+            };
+            let source = match args.face_input {
                 FaceInput::Detect => FaceSource::Detect,
                 FaceInput::Crop => FaceSource::Precropped,
-            },
-        ),
+            };
+            score_manifest(ManifestBranch::Face(&a, source), &rows, allowed.as_deref())?
+        }
         Mode::Fused => {
             return Err(
                 "--mode fused needs the fusion head, which is not shipped yet; \
@@ -224,127 +139,12 @@ fn run(args: &Args) -> Result<Report, Box<dyn std::error::Error>> {
             )
         }
     };
-    let rows = load_manifest(&args.manifest)?;
-    let model_emotions = branch.emotions();
-    let allowed: Vec<Emotion> = match &args.emotions {
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                n.trim()
-                    .parse::<Emotion>()
-                    .map_err(|e| format!("--emotions: {e}"))
-            })
-            .collect::<Result<_, _>>()?,
-        None => model_emotions.clone(),
-    };
-    if let Some(e) = allowed.iter().find(|e| !model_emotions.contains(e)) {
-        return Err(format!("--emotions: the model has no output for {e}").into());
+    if let Some(dir) = &args.models {
+        report.model["dir"] = serde_json::json!(dir.display().to_string());
     }
-    let label_names: Vec<String> = allowed.iter().map(|e| e.to_string()).collect();
-
-    let mut failures = Vec::new();
-    let (mut gt, mut gp) = (Vec::new(), Vec::new());
-    let (mut et, mut ep) = (Vec::new(), Vec::new());
-    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        let row_no = i + 1;
-        let Some(input) = branch.input(row) else {
-            failures.push(Failure {
-                row: row_no,
-                input: None,
-                reason: format!(
-                    "no {} input in this row",
-                    format!("{:?}", args.mode).to_lowercase()
-                ),
-            });
-            continue;
-        };
-        let (gender, emotion) = match branch.predict(input, &allowed) {
-            Ok(a) => a,
-            Err(e) => {
-                failures.push(Failure {
-                    row: row_no,
-                    input: Some(input.display().to_string()),
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        if let Some(g) = row.gender {
-            gt.push(g as usize);
-            gp.push(gender.label as usize);
-        }
-        if let Some(e) = row.emotion {
-            match allowed.iter().position(|&a| a == e) {
-                Some(k) => {
-                    et.push(k);
-                    ep.push(
-                        allowed
-                            .iter()
-                            .position(|&a| a == emotion.label)
-                            .expect("argmax is restricted to the allowed labels"),
-                    );
-                }
-                None => *skipped.entry(e.to_string()).or_default() += 1,
-            }
-        }
-    }
-    let gender_report = (!gt.is_empty())
-        .then(|| {
-            ClassificationReport::new(
-                &gt,
-                &gp,
-                &[Gender::Male.to_string(), Gender::Female.to_string()],
-            )
-        })
-        .transpose()?;
-    let emotion_report = (!et.is_empty())
-        .then(|| ClassificationReport::new(&et, &ep, &label_names))
-        .transpose()?;
-    write(
-        args,
-        Report {
-            mode: args.mode,
-            n: rows.len(),
-            errors: failures.len(),
-            failures,
-            gender: GenderSection {
-                n: gt.len(),
-                accuracy: gender_report.as_ref().map(|r| r.accuracy),
-                balanced_accuracy: gender_report
-                    .as_ref()
-                    .map(|r| r.balanced_accuracy.unwrap_or(r.uar)),
-                confusion: gender_report
-                    .as_ref()
-                    .map_or_else(|| vec![vec![0; 2]; 2], |r| r.confusion.clone()),
-            },
-            emotion: EmotionSection {
-                n: et.len(),
-                accuracy: emotion_report.as_ref().map(|r| r.accuracy),
-                uar: emotion_report.as_ref().map(|r| r.uar),
-                macro_f1: emotion_report.as_ref().map(|r| r.macro_f1),
-                confusion: emotion_report.as_ref().map_or_else(
-                    || vec![vec![0; label_names.len()]; label_names.len()],
-                    |r| r.confusion.clone(),
-                ),
-                per_class: emotion_report.as_ref().map(|r| r.per_class.clone()),
-                labels: label_names,
-                skipped,
-            },
-            model: {
-                let mut m = branch.provenance();
-                m["dir"] = serde_json::json!(dir.display().to_string());
-                m
-            },
-        },
-    )
-}
-
-fn write(args: &Args, report: Report) -> Result<Report, Box<dyn std::error::Error>> {
-    let json = serde_json::to_string_pretty(&report)?;
     if let Some(parent) = args.json.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&args.json, json)?;
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
     Ok(report)
 }

@@ -16,13 +16,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use facevox::data::{
+use facevox::model::VoiceModelFile;
+use facevox::training::data::{
     load_crema_d, load_emodb, load_manifest, load_ravdess, FeatureCache, LoadReport, RavdessFilter,
     Sample,
 };
-use facevox::eval::{plot_confusion_matrix, plot_roc_curve, to_json_pretty};
-use facevox::model::VoiceModelFile;
-use facevox::train::{
+use facevox::training::eval::{plot_confusion_matrix, plot_roc_curve, to_json_pretty};
+use facevox::training::{
     cross_validate_voice, train_voice_members, VoiceExample, VoiceTrainingConfig,
 };
 
@@ -242,12 +242,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let outcome = &outcomes[0];
     let file = VoiceModelFile {
-        format: 1,
-        members: cfg.members,
         tta: cfg.tta.clone(),
-        model: cfg.model.clone(),
-        mel: cfg.mel.clone(),
-        emotions: cfg.emotions.clone(),
         provenance: serde_json::json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "train": cfg.train,
@@ -256,9 +251,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "epochs_run": outcome.history.len(),
             "final_loss": outcome.history.last().map(|h| h.loss),
         }),
+        ..VoiceModelFile::new(
+            cfg.model.clone(),
+            cfg.mel.clone(),
+            cfg.emotions.clone(),
+            cfg.members,
+        )
     };
-    let varmaps: Vec<_> = outcomes.iter().map(|o| o.varmap.clone()).collect();
-    file.save_members(&varmaps, &args.out.join("voice"))?;
+    let varmaps: Vec<_> = outcomes.iter().map(|o| &o.varmap).collect();
+    file.save(&varmaps, &args.out.join("voice"))?;
     eprintln!("saved {}", args.out.join("voice.safetensors").display());
     Ok(())
 }

@@ -13,7 +13,7 @@
 //! `init_weights` fine-tunes saved weights instead of starting from random ones (the shipped
 //! model is `examples/configs/face.json`, then `examples/configs/face_finetune.json` from
 //! its `runs/face/face.safetensors`; see models/README.md); a grey model's weights may start
-//! an RGB one (`facevox::train::load_face_init_weights`). The report
+//! an RGB one (`facevox::training::load_face_init_weights`). The report
 //! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
 //! accuracy per race group, per gender and per age group, and the stills.
 
@@ -22,14 +22,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use facevox::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
-use facevox::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::labels::{Emotion, Gender};
-use facevox::model::{default_device, FaceModel, FaceModelFile};
-use facevox::rng::SeededRng;
-use facevox::train::{
-    face_validation_metrics, fairface_examples, ferplus_examples, predict_faces_views, train_face,
-    FaceExample, FacePrediction, FaceTrainingConfig,
+use facevox::model::{FaceModelFile, FacePredictor, Prediction, TestTimeViews};
+use facevox::training::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
+use facevox::training::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
+use facevox::training::rng::SeededRng;
+use facevox::training::{
+    face_validation_metrics, fairface_examples, ferplus_examples, train_face, FaceExample,
+    FaceTrainingConfig,
 };
 use facevox::vision::{load_image, CropConfig, FaceCropper, FaceSource, RgbImage};
 
@@ -119,7 +119,7 @@ fn accuracy_by(
 }
 
 /// One line of `predictions.jsonl` per face.
-fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[FacePrediction]) -> String {
+fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[Prediction]) -> String {
     let mut out = String::new();
     for (e, p) in examples.iter().zip(preds) {
         let row = serde_json::json!({"split": split, "gender": p.gender, "emotion": p.emotion,
@@ -265,11 +265,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let loaded = match &args.evaluate {
         Some(dir) => {
-            let (file, net) = FaceModelFile::load_model(&dir.join("face"), &default_device())?;
+            let (file, net) = FacePredictor::load(&dir.join("face"))?;
             cfg.model = file.model.clone();
             cfg.crop = file.crop.clone();
             cfg.emotions = file.emotions.clone();
-            cfg.tta_flip = args.tta_flip.unwrap_or(file.tta_flip);
+            cfg.tta_flip = args.tta_flip.unwrap_or(file.tta.mirror);
             Some((file, net))
         }
         None => None,
@@ -315,15 +315,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
     // Predictions for one split (picked from every view) by the model below.
-    let predict = |model: &FaceModel,
+    let predict = |model: &FacePredictor,
                    pick: fn(&Splits) -> &[FaceExample],
                    flip: bool|
-     -> facevox::Result<Vec<FacePrediction>> {
+     -> facevox::Result<Vec<Prediction>> {
         let lists: Vec<Vec<&RgbImage>> = views
             .iter()
             .map(|s| pick(s).iter().map(|e| &e.image).collect())
             .collect();
-        predict_faces_views(model, &crops, &lists, 256, flip)
+        model.clone().with_mirror(flip).predict_images(&lists, 256)
     };
 
     let (outcome, loaded_net) = match loaded {
@@ -353,8 +353,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let model: FaceModel = match (&outcome, loaded_net) {
-        (Some(o), _) => o.net.clone().into(),
+    let model: FacePredictor = match (&outcome, loaded_net) {
+        (Some(o), _) => {
+            FacePredictor::single(o.net.clone(), cfg.crop.clone(), TestTimeViews::none())
+        }
         (None, Some(m)) => m,
         (None, None) => unreachable!("either trained or loaded"),
     };
@@ -481,7 +483,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 None => serde_json::json!({"still": name, "error": "no face found"}),
                 Some(c) => {
                     let one: Vec<Vec<&RgbImage>> = c.iter().map(|i| vec![i]).collect();
-                    let pr = &predict_faces_views(&model, &crops, &one, 1, cfg.tta_flip)?[0];
+                    let pr = &model
+                        .clone()
+                        .with_mirror(cfg.tta_flip)
+                        .predict_images(&one, 1)?[0];
                     let guess = if pr.gender[1] > pr.gender[0] {
                         Gender::Female
                     } else {
@@ -515,12 +520,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     };
     let file = FaceModelFile {
-        format: 1,
-        tta_flip: cfg.tta_flip,
-        model: cfg.model.clone(),
-        crop: cfg.crop.clone(),
-        emotions: cfg.emotions.clone(),
-        gender_members: Vec::new(),
+        tta: TestTimeViews {
+            mirror: cfg.tta_flip,
+            ..TestTimeViews::none()
+        },
         provenance: serde_json::json!({
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "train": cfg.train,
@@ -531,8 +534,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "training_examples": train.len(),
             "best_epoch": outcome.best_epoch,
         }),
+        ..FaceModelFile::new(cfg.model.clone(), cfg.crop.clone(), cfg.emotions.clone())
     };
-    file.save(&outcome.varmap, &args.out.join("face"))?;
+    file.save(&[&outcome.varmap], &args.out.join("face"))?;
     to_json_pretty(&report, args.out.join("report.json"))?;
     eprintln!(
         "saved {} and report.json ({:.0} s in all)",

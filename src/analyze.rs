@@ -1,10 +1,11 @@
-//! The typed analysis API: load shipped (or your own) models once, then ask about recordings.
+//! The typed analysis API: load the shipped (or your own) models once, then ask about
+//! recordings. Every analyzer is `Send + Sync`: share one between threads.
 //!
 //! ```no_run
-//! use facevox::analyze::VoiceAnalyzer;
+//! use facevox::VoiceAnalyzer;
 //!
 //! # fn main() -> facevox::Result<()> {
-//! let analyzer = VoiceAnalyzer::load_default()?;
+//! let analyzer = VoiceAnalyzer::new()?;
 //! let result = analyzer.analyze_file("examples/data/01-01-07-02-02-01-01.mp4")?;
 //! println!("{} ({:.0}%)", result.gender.label, 100.0 * result.gender.confidence);
 //! println!("{} ({:.0}%)", result.emotion.label, 100.0 * result.emotion.confidence);
@@ -12,24 +13,20 @@
 //! # }
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
-use crate::model::{default_device, FaceModel, FaceModelFile, VoiceModelFile, VoiceNet};
-use crate::train::{predict_face_crop_views, predict_voice_members, FacePrediction};
+use crate::model::{FaceModelFile, FacePredictor, Prediction, VoiceModelFile, VoicePredictor};
+use crate::models::{default_source, embedded_face, embedded_voice, DefaultSource};
 use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
 use crate::{Error, Result};
 
-/// The folder of models shipped with the crate.
-pub fn default_models_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
-}
-
 /// A perceived-gender prediction: the more likely label and its probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GenderPrediction {
     /// The more likely perceived gender.
     pub label: Gender,
@@ -52,6 +49,7 @@ impl GenderPrediction {
 
 /// An emotion prediction: the most likely emotion and the whole distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EmotionPrediction {
     /// The most likely emotion (among the allowed ones, when restricted).
     pub label: Emotion,
@@ -94,6 +92,7 @@ impl EmotionPrediction {
 
 /// What the voice branch says about one recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VoiceAnalysis {
     /// Perceived gender.
     pub gender: GenderPrediction,
@@ -109,28 +108,41 @@ pub struct VoiceAnalysis {
 #[derive(Debug)]
 pub struct VoiceAnalyzer {
     file: VoiceModelFile,
-    nets: Vec<VoiceNet>,
+    predictor: VoicePredictor,
     extractor: MelExtractor,
     decode: DecodeOptions,
 }
 
 impl VoiceAnalyzer {
+    /// The shipped voice model: from the directory `FACEVOX_MODELS` names when set, else the
+    /// copy compiled into the library (see [`models`](crate::models)).
+    pub fn new() -> Result<Self> {
+        match default_source(embedded_voice())? {
+            DefaultSource::Dir(dir) => Self::from_dir(dir),
+            DefaultSource::Embedded(m) => Self::from_bytes(m.json, m.weights),
+        }
+    }
+
     /// Loads `<dir>/voice.json` and `<dir>/voice.safetensors`.
-    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let (file, nets) =
-            VoiceModelFile::load_members(&dir.as_ref().join("voice"), &default_device())?;
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let (file, predictor) = VoicePredictor::load(&dir.as_ref().join("voice"))?;
+        Self::with(file, predictor)
+    }
+
+    /// Loads a model from its JSON description and safetensors weights in memory.
+    pub fn from_bytes(json: &[u8], weights: &[u8]) -> Result<Self> {
+        let (file, predictor) = VoicePredictor::from_bytes(json, weights)?;
+        Self::with(file, predictor)
+    }
+
+    fn with(file: VoiceModelFile, predictor: VoicePredictor) -> Result<Self> {
         let extractor = MelExtractor::new(file.mel.clone())?;
         Ok(Self {
             file,
-            nets,
+            predictor,
             extractor,
             decode: DecodeOptions::default(),
         })
-    }
-
-    /// Loads the model shipped in the crate's `models/`.
-    pub fn load_default() -> Result<Self> {
-        Self::load(default_models_dir())
     }
 
     /// The model's description (architecture, features, emotions, provenance).
@@ -163,7 +175,7 @@ impl VoiceAnalyzer {
     ) -> Result<VoiceAnalysis> {
         let clip = clip.resampled(self.file.mel.sample_rate)?;
         let mel = self.extractor.compute(&clip)?;
-        let pred = predict_voice_members(&self.nets, &[&mel], &self.file.tta)?.remove(0);
+        let pred = self.predictor.predict(&[&mel])?.remove(0);
         let probabilities = self
             .file
             .emotions
@@ -186,6 +198,7 @@ pub use crate::vision::FaceSource;
 
 /// What the face branch says about one picture or clip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FaceAnalysis {
     /// Perceived gender (for a clip: from the mean of the per-frame probabilities).
     pub gender: GenderPrediction,
@@ -203,23 +216,32 @@ pub struct FaceAnalysis {
 #[derive(Debug)]
 pub struct FaceAnalyzer {
     file: FaceModelFile,
-    model: FaceModel,
+    predictor: FacePredictor,
 }
 
 /// Extensions read as video (the face of every sampled frame is analysed).
 const VIDEO_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "3gp"];
 
 impl FaceAnalyzer {
-    /// Loads `<dir>/face.json` and `<dir>/face.safetensors` (with its gender members).
-    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        let (file, model) =
-            FaceModelFile::load_model(&dir.as_ref().join("face"), &default_device())?;
-        Ok(Self { file, model })
+    /// The shipped face model: from the directory `FACEVOX_MODELS` names when set, else the
+    /// copy compiled into the library (see [`models`](crate::models)).
+    pub fn new() -> Result<Self> {
+        match default_source(embedded_face())? {
+            DefaultSource::Dir(dir) => Self::from_dir(dir),
+            DefaultSource::Embedded(m) => Self::from_bytes(m.json, m.weights),
+        }
     }
 
-    /// Loads the model shipped in the crate's `models/`.
-    pub fn load_default() -> Result<Self> {
-        Self::load(default_models_dir())
+    /// Loads `<dir>/face.json` and `<dir>/face.safetensors` (with every member network).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let (file, predictor) = FacePredictor::load(&dir.as_ref().join("face"))?;
+        Ok(Self { file, predictor })
+    }
+
+    /// Loads a model from its JSON description and safetensors weights in memory.
+    pub fn from_bytes(json: &[u8], weights: &[u8]) -> Result<Self> {
+        let (file, predictor) = FacePredictor::from_bytes(json, weights)?;
+        Ok(Self { file, predictor })
     }
 
     /// The model's description (architecture, crop settings, emotions, provenance).
@@ -252,7 +274,7 @@ impl FaceAnalyzer {
             .and_then(|e| e.to_str())
             .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if is_video {
-            let mut views = self.file.crop_views();
+            let mut views = self.predictor.crops().to_vec();
             let config = ClipConfig {
                 crop: views.remove(0),
                 extra_crops: views,
@@ -278,7 +300,7 @@ impl FaceAnalyzer {
                     frames.len()
                 )));
             }
-            let preds = predict_face_crop_views(&self.model, &views, 64, self.file.tta_flip)?;
+            let preds = self.predictor.predict_crops(&views, 64)?;
             self.summarise(&preds, frames.len(), allowed)
         } else {
             let image = load_image(path)?;
@@ -297,25 +319,25 @@ impl FaceAnalyzer {
         source: FaceSource,
         allowed: Option<&[Emotion]>,
     ) -> Result<FaceAnalysis> {
-        let views = self.file.crop_views();
+        let views = self.predictor.crops();
         let mut cropper = FaceCropper::for_source(source, views[0].clone())?;
         let crops = cropper
             .crop_views(image, &views[1..])?
             .ok_or_else(|| Error::NoFace("no face found in the picture".into()))?;
         let views: Vec<Vec<&FaceCrop>> = crops.iter().map(|c| vec![c]).collect();
-        let preds = predict_face_crop_views(&self.model, &views, 1, self.file.tta_flip)?;
+        let preds = self.predictor.predict_crops(&views, 1)?;
         self.summarise(&preds, 1, allowed)
     }
 
     /// Mean probabilities and embedding over `preds`.
     fn summarise(
         &self,
-        preds: &[FacePrediction],
+        preds: &[Prediction],
         frames: usize,
         allowed: Option<&[Emotion]>,
     ) -> Result<FaceAnalysis> {
         let n = preds.len() as f32;
-        let mean = |get: &dyn Fn(&FacePrediction) -> &[f32]| -> Vec<f32> {
+        let mean = |get: &dyn Fn(&Prediction) -> &[f32]| -> Vec<f32> {
             let mut m = vec![0f32; get(&preds[0]).len()];
             for p in preds {
                 m.iter_mut().zip(get(p)).for_each(|(a, b)| *a += b / n);

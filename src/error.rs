@@ -131,6 +131,27 @@ pub enum Error {
         limit: String,
     },
 
+    /// A model file's `format` is one this version of facevox does not read.
+    #[error(
+        "model file format {found} is not supported (this version reads formats 1 and {supported})"
+    )]
+    UnsupportedModelFormat {
+        /// The version the file declares.
+        found: u64,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+
+    /// A model file is malformed: JSON that does not parse or describe a model, weights that
+    /// are not safetensors, or a tensor the description needs that is missing or misshapen.
+    #[error("invalid model file: {0}")]
+    InvalidModelFile(String),
+
+    /// No model to load: the library was built without its embedded models and no directory
+    /// was given.
+    #[error("no models: {0}")]
+    NoModels(String),
+
     /// No face was found in an input that needs one.
     #[error("no face found in {0}")]
     NoFace(String),

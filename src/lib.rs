@@ -50,16 +50,22 @@
 //! The STFT and the resampler's inner product use AVX2 + FMA when the CPU has them (detected at
 //! run time); arithmetic in the STFT is `f64` so results match librosa to 1e-4 relative error.
 
-pub mod analyze;
+mod analyze;
 pub mod audio;
-pub mod data;
-pub mod error;
-pub mod eval;
+mod data;
+mod error;
+mod eval;
 pub mod labels;
 pub mod model;
-pub mod rng;
-pub mod train;
+pub mod models;
+mod rng;
+mod train;
+pub mod training;
 pub mod vision;
 
+pub use analyze::{
+    EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
+};
 pub use error::{Error, Result};
 pub use labels::{Emotion, Gender};
+pub use vision::FaceSource;

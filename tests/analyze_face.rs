@@ -4,11 +4,11 @@
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use facevox::analyze::{FaceAnalyzer, FaceSource};
 use facevox::labels::{Emotion, FACE_EMOTIONS};
 use facevox::model::{init_weights, FaceConfig, FaceModelFile, FaceNet};
 use facevox::vision::{CropConfig, RgbImage};
 use facevox::Error;
+use facevox::{FaceAnalyzer, FaceSource};
 
 fn model_dir(tag: &str) -> std::path::PathBuf {
     let dir =
@@ -22,24 +22,16 @@ fn model_dir(tag: &str) -> std::path::PathBuf {
     )
     .unwrap();
     init_weights(&varmap, 3).unwrap();
-    FaceModelFile {
-        format: 1,
-        tta_flip: false,
-        model: cfg,
-        crop: CropConfig::gray(24),
-        emotions: FACE_EMOTIONS.to_vec(),
-        gender_members: Vec::new(),
-        provenance: serde_json::json!({"test": "untrained"}),
-    }
-    .save(&varmap, &dir.join("face"))
-    .unwrap();
+    let mut file = FaceModelFile::new(cfg, CropConfig::gray(24), FACE_EMOTIONS.to_vec());
+    file.provenance = serde_json::json!({"test": "untrained"});
+    file.save(&[&varmap], &dir.join("face")).unwrap();
     dir
 }
 
 #[test]
 fn pictures_videos_and_missing_faces() {
     let dir = model_dir("a");
-    let analyzer = FaceAnalyzer::load(&dir).unwrap();
+    let analyzer = FaceAnalyzer::from_dir(&dir).unwrap();
     assert_eq!(analyzer.emotions(), &FACE_EMOTIONS);
 
     // A picture taken as a face crop: one face, distributions that sum to one.
@@ -92,14 +84,19 @@ fn pictures_videos_and_missing_faces() {
 
     // Unreadable input and a missing model are errors too.
     assert!(analyzer.analyze_file(dir.join("missing.png")).is_err());
-    assert!(FaceAnalyzer::load(dir.join("nowhere")).is_err());
+    assert!(FaceAnalyzer::from_dir(dir.join("nowhere")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn gender_members_average_only_gender() {
-    use facevox::model::GenderMember;
-    use facevox::train::predict_face_crops_tta;
+    use facevox::model::{FacePredictor, Member, MemberRole, TestTimeViews};
+    // Each network alone, scored with the mirror, through the one face prediction path.
+    let predict_face_crops_tta = |net: &FaceNet, crops: &[&facevox::vision::FaceCrop], batch| {
+        let crop = CropConfig::gray(24);
+        FacePredictor::single(net.clone(), crop, TestTimeViews::mirrored())
+            .predict_crops(&[crops.to_vec()], batch)
+    };
     use facevox::vision::{video_face_crops, ClipConfig, FaceCropper};
     let dev = Device::Cpu;
     let cfg = FaceConfig::tiny();
@@ -126,23 +123,27 @@ fn gender_members_average_only_gender() {
     std::fs::create_dir_all(&dir).unwrap();
     let crop = CropConfig::gray(24);
     FaceModelFile {
-        format: 1,
-        tta_flip: true,
-        model: cfg.clone(),
-        crop: crop.clone(),
-        emotions: FACE_EMOTIONS.to_vec(),
-        gender_members: vec![
-            GenderMember::default(),
-            GenderMember {
+        members: vec![
+            Member::full(""),
+            Member {
+                weights: "gender_member0".into(),
+                role: MemberRole::Gender,
+                model: None,
+                input: None,
+            },
+            Member {
+                weights: "gender_member1".into(),
+                role: MemberRole::Gender,
                 model: Some(rgb_cfg.clone()),
-                crop: Some(rgb_crop.clone()),
+                input: Some(rgb_crop.clone()),
             },
         ],
-        provenance: serde_json::Value::Null,
+        tta: TestTimeViews::mirrored(),
+        ..FaceModelFile::new(cfg.clone(), crop.clone(), FACE_EMOTIONS.to_vec())
     }
-    .save_with_gender_members(&main_vm, &[member_vm, rgb_vm], &dir.join("face"))
+    .save(&[&main_vm, &member_vm, &rgb_vm], &dir.join("face"))
     .unwrap();
-    let analyzer = FaceAnalyzer::load(&dir).unwrap();
+    let analyzer = FaceAnalyzer::from_dir(&dir).unwrap();
     let picture = RgbImage::from_fn(40, 44, |x, y| {
         image::Rgb([(x * 6) as u8, (y * 5) as u8, (x * y % 255) as u8])
     });
@@ -155,9 +156,9 @@ fn gender_members_average_only_gender() {
         .unwrap()
         .unwrap();
     assert_eq!(faces[1].shape(), [3, 28, 28]);
-    let a = &predict_face_crops_tta(&main, &[&faces[0]], 1, true).unwrap()[0];
-    let b = &predict_face_crops_tta(&member, &[&faces[0]], 1, true).unwrap()[0];
-    let c = &predict_face_crops_tta(&rgb_member, &[&faces[1]], 1, true).unwrap()[0];
+    let a = &predict_face_crops_tta(&main, &[&faces[0]], 1).unwrap()[0];
+    let b = &predict_face_crops_tta(&member, &[&faces[0]], 1).unwrap()[0];
+    let c = &predict_face_crops_tta(&rgb_member, &[&faces[1]], 1).unwrap()[0];
     let want = (a.gender[1] + b.gender[1] + c.gender[1]) / 3.0;
     assert!(
         (r.gender.p_female - want).abs() < 1e-5,
@@ -201,7 +202,7 @@ fn gender_members_average_only_gender() {
                 _ => &f.extra_crops[0],
             })
             .collect();
-        let p = predict_face_crops_tta(net, &crops, 64, true).unwrap();
+        let p = predict_face_crops_tta(net, &crops, 64).unwrap();
         p.iter().map(|p| p.gender[1]).sum::<f32>() / p.len() as f32
     };
     let want = (mean(&main, 0) + mean(&member, 0) + mean(&rgb_member, 1)) / 3.0;

@@ -3,15 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use facevox::analyze::{EmotionPrediction, VoiceAnalyzer};
 use facevox::audio::{AudioClip, LogMel, MelConfig};
 use facevox::labels::{Emotion, Gender, RAVDESS_EMOTIONS};
 use facevox::model::{VoiceConfig, VoiceModelFile};
-use facevox::rng::SeededRng;
-use facevox::train::{
+use facevox::training::rng::SeededRng;
+use facevox::training::{
     train_voice, AudioAugmentConfig, TrainConfig, VoiceExample, VoiceTrainingConfig,
 };
 use facevox::Error;
+use facevox::{EmotionPrediction, VoiceAnalyzer};
 
 fn example_clip() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/01-01-07-02-02-01-01.mp4")
@@ -54,17 +54,9 @@ fn tiny_model(dir: &Path) -> VoiceTrainingConfig {
         })
         .collect();
     let out = train_voice(&cfg, &examples, &[], None).unwrap();
-    VoiceModelFile {
-        format: 1,
-        tta: Default::default(),
-        members: 1,
-        model: cfg.model.clone(),
-        mel: cfg.mel.clone(),
-        emotions: cfg.emotions.clone(),
-        provenance: serde_json::json!({"test": true}),
-    }
-    .save(&out.varmap, &dir.join("voice"))
-    .unwrap();
+    let mut file = VoiceModelFile::new(cfg.model.clone(), cfg.mel.clone(), cfg.emotions.clone(), 1);
+    file.provenance = serde_json::json!({"test": true});
+    file.save(&[&out.varmap], &dir.join("voice")).unwrap();
     cfg
 }
 
@@ -73,7 +65,7 @@ fn analyzes_files_and_restricts_the_emotion_choice() {
     let dir = std::env::temp_dir().join(format!("facevox-analyze-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     tiny_model(&dir);
-    let analyzer = VoiceAnalyzer::load(&dir).unwrap();
+    let analyzer = VoiceAnalyzer::from_dir(&dir).unwrap();
     assert_eq!(analyzer.emotions(), RAVDESS_EMOTIONS);
 
     let a = analyzer.analyze_file(example_clip()).unwrap();
@@ -118,6 +110,6 @@ fn analyzes_files_and_restricts_the_emotion_choice() {
     let not_audio = dir.join("notes.wav");
     std::fs::write(&not_audio, b"this is not audio at all, just words").unwrap();
     assert!(analyzer.analyze_file(&not_audio).is_err());
-    assert!(VoiceAnalyzer::load(dir.join("missing")).is_err());
+    assert!(VoiceAnalyzer::from_dir(dir.join("missing")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

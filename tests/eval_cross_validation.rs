@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use facevox::eval::{
+use facevox::labels::RAVDESS_EMOTIONS;
+use facevox::training::eval::{
     plot_confusion_matrix, plot_roc_curve, stratified_group_k_fold, to_json_pretty, BinaryReport,
     ClassificationReport, CrossValidationReport, SubgroupReport,
 };
-use facevox::labels::RAVDESS_EMOTIONS;
 use facevox::Gender;
 
 /// One synthetic clip: actor, true emotion index, and a "model" output.

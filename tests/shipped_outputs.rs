@@ -1,17 +1,17 @@
 //! The shipped models give the outputs recorded in `tests/fixtures/shipped_outputs.json`:
 //! probabilities and embeddings of both branches on the shipped example clip, on a frame of it
 //! as a picture, and on deterministic synthetic inputs (a pre-cropped picture, a 22.05 kHz
-//! tone sweep). The fixture was recorded before the inference layer was split from training;
-//! a refactor that changes a shipped prediction fails here.
+//! tone sweep). The fixture was recorded before the inference layer was split from training
+//! (with model files in format 1); a refactor that changes a shipped prediction fails here.
 //!
 //! Re-record (only when the shipped models change on purpose):
 //! `FACEVOX_RECORD_OUTPUTS=1 cargo test --test shipped_outputs`.
 
 use std::path::PathBuf;
 
-use facevox::analyze::{FaceAnalysis, FaceAnalyzer, FaceSource, VoiceAnalysis, VoiceAnalyzer};
 use facevox::audio::AudioClip;
 use facevox::vision::{read_video_frames, RgbImage, VideoConfig};
+use facevox::{FaceAnalysis, FaceAnalyzer, FaceSource, VoiceAnalysis, VoiceAnalyzer};
 use serde_json::{json, Value};
 
 fn root() -> PathBuf {
@@ -41,7 +41,9 @@ fn sweep() -> AudioClip {
             state ^= state >> 7;
             state ^= state << 17;
             let noise = (state >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
-            (0.4 * phase.sin() + 0.15 * (2.0 * phase).sin() + 0.05 * (3.0 * phase).sin()
+            (0.4 * phase.sin()
+                + 0.15 * (2.0 * phase).sin()
+                + 0.05 * (3.0 * phase).sin()
                 + 0.01 * noise) as f32
         })
         .collect();
@@ -77,9 +79,7 @@ fn face_json(r: &FaceAnalysis) -> Value {
     })
 }
 
-fn outputs() -> Value {
-    let voice = VoiceAnalyzer::load_default().unwrap();
-    let face = FaceAnalyzer::load_default().unwrap();
+fn outputs(voice: &VoiceAnalyzer, face: &FaceAnalyzer) -> Value {
     let clip = example_clip();
     let frame = read_video_frames(&clip, &VideoConfig::default())
         .unwrap()
@@ -131,18 +131,33 @@ fn compare(path: &str, want: &Value, got: &Value, max_diff: &mut f64, differing:
 
 #[test]
 fn shipped_models_give_the_recorded_outputs() {
-    let got = outputs();
+    // The copy compiled into the library (or FACEVOX_MODELS, when set)...
+    let got = outputs(
+        &VoiceAnalyzer::new().unwrap(),
+        &FaceAnalyzer::new().unwrap(),
+    );
+    // ...and the files in models/, read from disk, agree exactly.
+    let models = root().join("models");
+    let from_dir = outputs(
+        &VoiceAnalyzer::from_dir(&models).unwrap(),
+        &FaceAnalyzer::from_dir(&models).unwrap(),
+    );
+    assert_eq!(got, from_dir, "embedded and on-disk models disagree");
     if std::env::var_os("FACEVOX_RECORD_OUTPUTS").is_some() {
         std::fs::write(fixture(), serde_json::to_string_pretty(&got).unwrap()).unwrap();
         println!("recorded {}", fixture().display());
         return;
     }
-    let want: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
     let (mut max_diff, mut differing) = (0f64, 0usize);
     compare("outputs", &want, &got, &mut max_diff, &mut differing);
-    println!("{differing} numbers differ from the recording in any bit; largest difference {max_diff:e}");
+    println!(
+        "{differing} numbers differ from the recording in any bit; largest difference {max_diff:e}"
+    );
     // Bit for bit on the machine that recorded them; a CPU with other SIMD kernels (AVX-512
     // against AVX2) may round a GEMM differently in the last place, never by more than this.
-    assert!(max_diff <= 1e-5, "{differing} outputs differ, by up to {max_diff:e}");
+    assert!(
+        max_diff <= 1e-5,
+        "{differing} outputs differ, by up to {max_diff:e}"
+    );
 }

@@ -4,17 +4,39 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use facevox::data::{load_ferplus, FerPlusRecord};
 use facevox::labels::{Emotion, Gender, FACE_EMOTIONS};
-use facevox::model::{init_weights, FaceConfig, FaceNet};
-use facevox::rng::SeededRng;
-use facevox::train::{
-    ferplus_examples, load_face_init_weights, predict_faces, train_face, FaceExample,
-    FaceTrainingConfig, OptimizerConfig, TrainConfig, LUMA_WEIGHTS,
+use facevox::model::{init_weights, FaceConfig, FaceNet, FacePredictor, Prediction, TestTimeViews};
+use facevox::training::data::{load_ferplus, FerPlusRecord};
+use facevox::training::rng::SeededRng;
+use facevox::training::{
+    ferplus_examples, load_face_init_weights, train_face, FaceExample, FaceTrainingConfig,
+    OptimizerConfig, TrainConfig, LUMA_WEIGHTS,
 };
 use facevox::vision::{AugmentConfig, CropConfig, RgbImage};
 
 const SIZE: u32 = 16;
+
+/// One network on face pictures, through the one face prediction path.
+fn predict_faces_tta(
+    net: &FaceNet,
+    crop: &CropConfig,
+    images: &[&RgbImage],
+    batch: usize,
+    mirror: bool,
+) -> facevox::Result<Vec<Prediction>> {
+    FacePredictor::single(net.clone(), crop.clone(), TestTimeViews::none())
+        .with_mirror(mirror)
+        .predict_images(&[images.to_vec()], batch)
+}
+
+fn predict_faces(
+    net: &FaceNet,
+    crop: &CropConfig,
+    images: &[&RgbImage],
+    batch: usize,
+) -> facevox::Result<Vec<Prediction>> {
+    predict_faces_tta(net, crop, images, batch, false)
+}
 
 /// Emotion `k` lights a 4x4 square in one of eight places; gender sets a left/right gradient.
 fn synthetic(n: usize, seed: u64, emotion: bool, gender: bool) -> Vec<FaceExample> {
@@ -115,7 +137,7 @@ fn emotion_only_and_gender_only_sets_train_only_their_head() {
     let only_emotion = synthetic(48, 5, true, false);
     let a = train_face(&config(2), &only_emotion, &[], None).unwrap();
     let b = train_face(&config(1), &only_emotion, &[], None).unwrap();
-    let w = |o: &facevox::train::TrainOutcome<facevox::model::FaceNet>, n: &str| {
+    let w = |o: &facevox::training::TrainOutcome<facevox::model::FaceNet>, n: &str| {
         o.varmap.data().lock().unwrap()[n]
             .as_tensor()
             .flatten_all()
@@ -169,7 +191,7 @@ fn ferplus_files_come_through_the_precropped_path() {
     assert_eq!(ex[1].emotion, None);
     assert!(ex[1].emotion_votes.is_some());
     // Through a crop cache: the first run fills it, the second reads it; same examples.
-    let cache = facevox::data::CropCache::new(
+    let cache = facevox::training::data::CropCache::new(
         dir.join("cache"),
         &crop,
         facevox::vision::FaceSource::Precropped,
@@ -189,7 +211,6 @@ fn ferplus_files_come_through_the_precropped_path() {
 
 #[test]
 fn mirrored_view_is_averaged_in_when_asked() {
-    use facevox::train::predict_faces_tta;
     let train = synthetic(64, 3, true, true);
     let net = train_face(&config(3), &train, &[], None).unwrap().net;
     let crop = config(1).crop;
@@ -220,7 +241,7 @@ fn mirrored_view_is_averaged_in_when_asked() {
 
 #[test]
 fn age_balance_weighs_gender_examples_by_inverse_age_share() {
-    use facevox::train::age_balance_weights;
+    use facevox::training::age_balance_weights;
     // Gender examples: three aged 20-29, one aged 0-2; one emotion-only example and one
     // gender example without an age group.
     let mut ex = synthetic(6, 7, false, true);

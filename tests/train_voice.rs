@@ -3,14 +3,19 @@
 
 use facevox::audio::{LogMel, MelConfig};
 use facevox::labels::{Emotion, Gender, RAVDESS_EMOTIONS};
-use facevox::model::VoiceConfig;
-use facevox::rng::SeededRng;
-use facevox::train::{
-    predict_voice, train_voice, AudioAugmentConfig, EarlyStopping, OptimizerConfig, TrainConfig,
-    VoiceExample, VoiceTrainingConfig,
+use facevox::model::{Prediction, VoiceConfig, VoiceNet, VoicePredictor};
+use facevox::training::rng::SeededRng;
+use facevox::training::{
+    train_voice, AudioAugmentConfig, EarlyStopping, OptimizerConfig, TrainConfig, VoiceExample,
+    VoiceTrainingConfig,
 };
 
 const BANDS: usize = 16;
+
+/// One network's plain prediction, through the one voice prediction path.
+fn predict_voice(net: &VoiceNet, mels: &[&LogMel]) -> facevox::Result<Vec<Prediction>> {
+    VoicePredictor::single(net.clone()).predict(mels)
+}
 
 /// Log-mels whose emotion lights up band `2k` and whose gender tilts the spectrum.
 fn synthetic(n: usize, seed: u64, with_emotion: bool, with_gender: bool) -> Vec<VoiceExample> {
@@ -134,7 +139,7 @@ fn the_same_seed_repeats_the_run_exactly() {
     assert_ne!(la, c.history.iter().map(|h| h.loss).collect::<Vec<_>>());
 }
 
-fn head_weights(out: &facevox::train::TrainOutcome, name: &str) -> Vec<f32> {
+fn head_weights(out: &facevox::training::TrainOutcome, name: &str) -> Vec<f32> {
     let data = out.varmap.data().lock().unwrap();
     data[name]
         .as_tensor()
@@ -260,7 +265,7 @@ fn members_are_seeded_apart_and_their_probabilities_averaged() {
     let train = synthetic(48, 8, true, true);
     let mut cfg = config(2);
     cfg.members = 2;
-    let members = facevox::train::train_voice_members(&cfg, &train, &[], None).unwrap();
+    let members = facevox::training::train_voice_members(&cfg, &train, &[], None).unwrap();
     assert_eq!(members.len(), 2);
     // Member 0 is the single-model run; member 1 is seeded differently.
     let single = train_voice(&config(2), &train, &[], None).unwrap();
@@ -277,7 +282,10 @@ fn members_are_seeded_apart_and_their_probabilities_averaged() {
     let a = predict_voice(&members[0].net, &mels).unwrap();
     let b = predict_voice(&members[1].net, &mels).unwrap();
     let nets = [members[0].net.clone(), members[1].net.clone()];
-    let avg = facevox::train::predict_voice_members(&nets, &mels, &Default::default()).unwrap();
+    let avg = VoicePredictor::from_nets(nets.to_vec(), Default::default())
+        .unwrap()
+        .predict(&mels)
+        .unwrap();
     for ((a, b), m) in a.iter().zip(&b).zip(&avg) {
         for k in 0..8 {
             assert!((m.emotion[k] - (a.emotion[k] + b.emotion[k]) / 2.0).abs() < 1e-6);
@@ -289,9 +297,8 @@ fn members_are_seeded_apart_and_their_probabilities_averaged() {
 
 #[test]
 fn test_time_augmentation_averages_the_transformed_views() {
-    use facevox::model::VoiceTta;
-    use facevox::train::augment::{freq_warp, time_stretch};
-    use facevox::train::predict_voice_tta;
+    use facevox::audio::transform::{freq_warp, time_stretch};
+    use facevox::model::TestTimeViews;
 
     let train = synthetic(32, 10, true, true);
     let net = train_voice(&config(1), &train, &[], None).unwrap().net;
@@ -300,22 +307,31 @@ fn test_time_augmentation_averages_the_transformed_views() {
     let plain = predict_voice(&net, &mels).unwrap();
     // No views given: exactly the plain prediction.
     assert_eq!(
-        predict_voice_tta(&net, &mels, &VoiceTta::none()).unwrap(),
+        VoicePredictor::single(net.clone())
+            .with_tta(TestTimeViews::none())
+            .unwrap()
+            .predict(&mels)
+            .unwrap(),
         plain
     );
 
-    let tta = VoiceTta {
+    let tta = TestTimeViews {
         time_stretch: vec![0.9, 1.0],
         freq_warp: vec![1.0, 1.1],
+        ..TestTimeViews::none()
     };
     assert_eq!(
-        tta.views(),
+        tta.tempo_warp_views(),
         [(0.9, 1.0), (0.9, 1.1), (1.0, 1.0), (1.0, 1.1)]
     );
-    let got = predict_voice_tta(&net, &mels, &tta).unwrap();
+    let got = VoicePredictor::single(net.clone())
+        .with_tta(tta.clone())
+        .unwrap()
+        .predict(&mels)
+        .unwrap();
     // By hand: each view transformed, predicted and averaged.
     let mut want = vec![[0f32; 8]; mels.len()];
-    for (rate, alpha) in tta.views() {
+    for (rate, alpha) in tta.tempo_warp_views() {
         let viewed: Vec<LogMel> = mels
             .iter()
             .map(|m| {
@@ -345,15 +361,16 @@ fn test_time_augmentation_averages_the_transformed_views() {
     }
     assert!(got != plain, "the views must change the prediction");
 
-    let bad = VoiceTta {
+    let bad = TestTimeViews {
         time_stretch: vec![f32::NAN],
-        freq_warp: vec![],
+        ..TestTimeViews::none()
     };
-    assert!(bad.validate().is_err());
-    assert!(VoiceTta {
-        time_stretch: vec![],
-        freq_warp: vec![3.0]
+    assert!(bad.validate_for_voices().is_err());
+    assert!(TestTimeViews {
+        freq_warp: vec![3.0],
+        ..TestTimeViews::none()
     }
-    .validate()
+    .validate_for_voices()
     .is_err());
+    assert!(TestTimeViews::mirrored().validate_for_voices().is_err());
 }

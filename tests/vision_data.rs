@@ -134,13 +134,18 @@ fn ferplus_crops_go_through_the_precropped_path() {
 fn fairface_examples_keep_gender_race_and_age_for_the_audit() {
     let Some(data) = data_dir() else { return };
     let (recs, missing) =
-        facevox::data::load_fairface(data.join("fairface96/fairface_label_train.csv")).unwrap();
+        facevox::training::data::load_fairface(data.join("fairface96/fairface_label_train.csv"))
+            .unwrap();
     assert_eq!(missing, 0);
     let recs = &recs[..40];
     let crop = CropConfig::gray(48);
-    let (examples, skipped) =
-        facevox::train::fairface_examples(recs, &crop, facevox::vision::FaceSource::Detect, None)
-            .unwrap();
+    let (examples, skipped) = facevox::training::fairface_examples(
+        recs,
+        &crop,
+        facevox::vision::FaceSource::Detect,
+        None,
+    )
+    .unwrap();
     assert_eq!(examples.len() + skipped.len(), recs.len());
     assert!(examples.len() >= 36, "{} of 40 found", examples.len());
     let mut kept = recs
@@ -151,7 +156,7 @@ fn fairface_examples_keep_gender_race_and_age_for_the_audit() {
         assert_eq!((e.gender, e.emotion), (Some(r.gender), None));
         assert_eq!(e.group.as_deref(), Some(r.race.as_str()));
         assert_eq!(e.age.as_deref(), Some(r.age.as_str()));
-        assert!(facevox::data::FAIRFACE_RACES.contains(&r.race.as_str()));
+        assert!(facevox::training::data::FAIRFACE_RACES.contains(&r.race.as_str()));
         assert_eq!((e.image.width(), e.image.height()), (48, 48));
     }
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use facevox::rng::SeededRng;
+use facevox::training::rng::SeededRng;
 
 /// Median wall time in milliseconds of `reps` calls after `warmup` untimed ones.
 pub fn median_ms(mut f: impl FnMut(), warmup: usize, reps: usize) -> f64 {
@@ -113,10 +113,10 @@ pub fn time_training_step(
     targets: (&Tensor, &Tensor),
     gender_weight: f64,
     vars: &[candle_core::Var],
-    opt: &mut facevox::train::Optimizer,
+    opt: &mut facevox::training::Optimizer,
     reps: usize,
 ) -> StepTimes {
-    use facevox::train::{clip_grad_norm, masked_soft_cross_entropy};
+    use facevox::training::{clip_grad_norm, masked_soft_cross_entropy};
     let batch = targets.0.dim(0).unwrap();
     let w = Tensor::ones(batch, candle_core::DType::F32, &Device::Cpu).unwrap();
     let loss = || {
@@ -125,7 +125,7 @@ pub fn time_training_step(
             + masked_soft_cross_entropy(&e, targets.1, &w).unwrap())
         .unwrap()
     };
-    let step = |opt: &mut facevox::train::Optimizer| -> (f64, f64, f64) {
+    let step = |opt: &mut facevox::training::Optimizer| -> (f64, f64, f64) {
         let s = Instant::now();
         let l = loss();
         let s2 = Instant::now();
@@ -156,9 +156,9 @@ pub fn time_training_step(
 }
 
 /// AdamW as the benches (and the PyTorch peers) use it.
-pub fn adamw(vars: Vec<candle_core::Var>, lr: f64) -> facevox::train::Optimizer {
-    facevox::train::Optimizer::new(
-        &facevox::train::OptimizerConfig::AdamW {
+pub fn adamw(vars: Vec<candle_core::Var>, lr: f64) -> facevox::training::Optimizer {
+    facevox::training::Optimizer::new(
+        &facevox::training::OptimizerConfig::AdamW {
             lr,
             beta1: 0.9,
             beta2: 0.999,

@@ -11,6 +11,7 @@
 pub mod decode;
 pub mod mel;
 pub mod resample;
+pub mod transform;
 pub mod vad;
 
 use std::path::Path;

@@ -12,7 +12,7 @@
 //! * [`plot`]: SVG confusion-matrix heat maps and ROC curves.
 //!
 //! ```
-//! use facevox::eval::{stratified_group_k_fold, ClassificationReport};
+//! use facevox::training::eval::{stratified_group_k_fold, ClassificationReport};
 //!
 //! # fn main() -> facevox::Result<()> {
 //! // RAVDESS actors 1..=20 (odd = male), three clips each here.
@@ -29,11 +29,13 @@
 //! ```
 
 pub mod folds;
+pub mod manifest;
 pub mod metrics;
 pub mod plot;
 pub mod report;
 
 pub use folds::{group_k_fold, stratified_group_k_fold, stratified_split, Fold};
+pub use manifest::{score_manifest, ManifestBranch, ManifestReport, RowFailure};
 pub use metrics::{
     argmax_among, argmax_among_batch, roc_curve, ConfusionMatrix, RocCurve, RocPoint,
 };

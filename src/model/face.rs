@@ -15,13 +15,14 @@
 use std::path::Path;
 
 use candle_core::{Device, Result as CResult, Tensor, D};
-use candle_nn::{Linear, ModuleT, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::blocks::SeededDropout;
 use super::conv::{conv2d, ConvGeometry};
+use super::head::{BranchOutput, TwoHeads};
 use super::norm::BatchNorm;
 use super::pool::max_pool2d;
+use super::spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
 use crate::labels::{Emotion, FACE_EMOTIONS};
 use crate::vision::CropConfig;
 use crate::{Error, Result};
@@ -126,25 +127,11 @@ impl ConvBnRelu {
     }
 }
 
-/// What the network produces for a batch.
-#[derive(Debug, Clone)]
-pub struct FaceOutput {
-    /// `(B, embedding)` after ReLU.
-    pub embedding: Tensor,
-    /// `(B, 2)` gender logits (male, female).
-    pub gender_logits: Tensor,
-    /// `(B, n_emotions)` emotion logits.
-    pub emotion_logits: Tensor,
-}
-
 /// The face branch.
 #[derive(Debug, Clone)]
 pub struct FaceNet {
     stages: Vec<Vec<ConvBnRelu>>,
-    embed: Linear,
-    dropout: SeededDropout,
-    gender_head: Linear,
-    emotion_head: Linear,
+    heads: TwoHeads,
     config: FaceConfig,
 }
 
@@ -172,13 +159,12 @@ impl FaceNet {
             }
             Ok(Self {
                 stages,
-                embed: candle_nn::linear(c_in, config.embedding, vb.pp("embed"))?,
-                dropout: SeededDropout::new(config.dropout, 0),
-                gender_head: candle_nn::linear(config.embedding, 2, vb.pp("gender_head"))?,
-                emotion_head: candle_nn::linear(
+                heads: TwoHeads::new(
+                    c_in,
                     config.embedding,
+                    config.dropout,
                     config.n_emotions,
-                    vb.pp("emotion_head"),
+                    &vb,
                 )?,
                 config: config.clone(),
             })
@@ -193,11 +179,11 @@ impl FaceNet {
 
     /// Restarts the dropout masks from `seed`.
     pub fn reseed_dropout(&self, seed: u64) {
-        self.dropout.reseed(seed);
+        self.heads.reseed_dropout(seed);
     }
 
     /// Runs a batch `(B, in_channels, S, S)` with `S ≥ config.min_input()`.
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<FaceOutput> {
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<BranchOutput> {
         let (_, c, h, w) = x.dims4()?;
         let min = self.config.min_input();
         if c != self.config.in_channels || h < min || w < min {
@@ -215,136 +201,94 @@ impl FaceNet {
             h = max_pool2d(&h, 2)?;
         }
         let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?;
-        let embedding = pooled.apply(&self.embed)?.relu()?;
-        let dropped = self.dropout.forward_t(&embedding, train)?;
-        Ok(FaceOutput {
-            gender_logits: dropped.apply(&self.gender_head)?,
-            emotion_logits: dropped.apply(&self.emotion_head)?,
-            embedding,
-        })
+        self.heads.forward_t(&pooled, train)
     }
 }
 
-/// The JSON saved beside a face model's weights.
+/// One network of a face model file.
+pub type FaceMember = Member<FaceConfig, CropConfig>;
+
+/// The JSON saved beside a face model's weights (format [`MODEL_FORMAT`]; see
+/// [`spec`](super::spec)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaceModelFile {
     /// Format version of this file.
     pub format: u32,
-    /// Architecture.
+    /// Architecture of the members that do not name their own.
     pub model: FaceConfig,
-    /// How faces are cropped and normalised into the input.
+    /// How faces are cropped and normalised for the members that do not name their own crop.
     pub crop: CropConfig,
     /// Emotion classes in head order.
     pub emotions: Vec<Emotion>,
-    /// Average each face's prediction with its mirror image's (test-time augmentation; off in
-    /// files that predate it).
+    /// The networks: the first a [`MemberRole::Full`] one (emotion, embedding, gender), then
+    /// any gender-only networks, each possibly with its own architecture and crop of the same
+    /// detected face.
+    pub members: Vec<FaceMember>,
+    /// Test-time views (the mirror image, when `mirror`).
     #[serde(default)]
-    pub tta_flip: bool,
-    /// Extra networks trained for perceived gender only, whose gender probabilities are
-    /// averaged with the main network's (each network counts once); emotion and the embedding
-    /// stay the main network's. Each may have its own architecture and crop of the same
-    /// detected face. Their weights are in the same file under `gender_member{i}.` prefixes.
-    /// Empty in files that predate them; a bare count `n` (the earlier form) reads as `n`
-    /// members with the main network's architecture and crop.
-    #[serde(default, deserialize_with = "gender_members_from_count_or_list")]
-    pub gender_members: Vec<GenderMember>,
+    pub tta: TestTimeViews,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
 
-/// One gender-only network of a [`FaceModelFile`]: its architecture and crop where they
-/// differ from the main network's (`None`: the same).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GenderMember {
-    /// Architecture, when not the main network's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<FaceConfig>,
-    /// Crop of the detected face, when not the main network's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crop: Option<CropConfig>,
-}
-
-fn gender_members_from_count_or_list<'de, D>(
-    d: D,
-) -> std::result::Result<Vec<GenderMember>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Members {
-        Count(usize),
-        List(Vec<GenderMember>),
-    }
-    Ok(match Members::deserialize(d)? {
-        Members::Count(n) => vec![GenderMember::default(); n],
-        Members::List(v) => v,
-    })
-}
-
-/// A face model ready to run: the main network and its gender-only members (see
-/// [`FaceModelFile::gender_members`]).
-#[derive(Debug, Clone)]
-pub struct FaceModel {
-    /// Emotion, embedding and (with the members) perceived gender.
-    pub net: FaceNet,
-    /// Networks whose gender probabilities are averaged with the main one's.
-    pub gender_members: Vec<FaceNet>,
-    /// Which crop of the face each member reads, as an index into
-    /// [`FaceModelFile::crop_views`] (0: the main network's crop). Empty means all 0.
-    pub member_views: Vec<usize>,
-}
-
-impl From<FaceNet> for FaceModel {
-    fn from(net: FaceNet) -> Self {
+impl FaceModelFile {
+    /// A file of one network with no test-time views.
+    pub fn new(model: FaceConfig, crop: CropConfig, emotions: Vec<Emotion>) -> Self {
         Self {
-            net,
-            gender_members: Vec::new(),
-            member_views: Vec::new(),
+            format: MODEL_FORMAT,
+            model,
+            crop,
+            emotions,
+            members: vec![Member::full("")],
+            tta: TestTimeViews::none(),
+            provenance: serde_json::Value::Null,
         }
     }
-}
 
-impl FaceModel {
-    /// How many crops of each face the model reads (1 unless a member has its own crop).
-    pub fn views(&self) -> usize {
-        1 + self.member_views.iter().copied().max().unwrap_or(0)
+    /// Parses a model file's JSON, format 2 or the earlier format 1 (converted).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let mut v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidModelFile(format!("face model JSON: {e}")))?;
+        if super::spec::format_of(&v, "face model")? == 1 {
+            upgrade_v1(&mut v);
+        }
+        let file: Self = serde_json::from_value(v)
+            .map_err(|e| Error::InvalidModelFile(format!("face model JSON: {e}")))?;
+        file.check()?;
+        Ok(file)
     }
 
-    /// The crop view gender member `i` reads.
-    pub fn member_view(&self, i: usize) -> usize {
-        self.member_views.get(i).copied().unwrap_or(0)
-    }
-}
-
-impl FaceModelFile {
-    /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
-    pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
-        super::save_model(self, varmap, stem)
-    }
-
-    /// The architecture of gender member `i`.
+    /// The architecture of member `i`.
     pub fn member_model(&self, i: usize) -> &FaceConfig {
-        self.gender_members
+        self.members
             .get(i)
             .and_then(|m| m.model.as_ref())
             .unwrap_or(&self.model)
     }
 
-    /// The crop gender member `i` reads.
+    /// The crop member `i` reads.
     pub fn member_crop(&self, i: usize) -> &CropConfig {
-        self.gender_members
+        self.members
             .get(i)
-            .and_then(|m| m.crop.as_ref())
+            .and_then(|m| m.input.as_ref())
             .unwrap_or(&self.crop)
     }
 
-    /// The distinct crops the model reads of each face: the main network's first, then each
+    /// The gender-only members' indices.
+    pub fn gender_members(&self) -> impl Iterator<Item = usize> + '_ {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.role == MemberRole::Gender)
+            .map(|(i, _)| i)
+    }
+
+    /// The distinct crops the model reads of each face: the file's crop first, then each
     /// member's own in order of first use. Crop a face once per entry (the same detection).
     pub fn crop_views(&self) -> Vec<CropConfig> {
         let mut views = vec![self.crop.clone()];
-        for i in 0..self.gender_members.len() {
+        for i in 0..self.members.len() {
             let c = self.member_crop(i);
             if !views.contains(c) {
                 views.push(c.clone());
@@ -353,10 +297,10 @@ impl FaceModelFile {
         views
     }
 
-    /// For each gender member, its index into [`crop_views`](Self::crop_views).
+    /// For each member, its index into [`crop_views`](Self::crop_views).
     pub fn member_views(&self) -> Vec<usize> {
         let views = self.crop_views();
-        (0..self.gender_members.len())
+        (0..self.members.len())
             .map(|i| {
                 let c = self.member_crop(i);
                 views.iter().position(|v| v == c).expect("listed above")
@@ -364,94 +308,24 @@ impl FaceModelFile {
             .collect()
     }
 
-    /// Saves the main network's weights with `members`' under `gender_member{i}.` prefixes
-    /// into one file; `gender_members` must have one entry per weight set, and every member's
-    /// weights must fit its architecture ([`member_model`](Self::member_model)).
-    pub fn save_with_gender_members(
-        &self,
-        main: &VarMap,
-        members: &[VarMap],
-        stem: &Path,
-    ) -> Result<()> {
-        if self.gender_members.len() != members.len() {
-            return Err(Error::InvalidConfig(format!(
-                "the file says {} gender members but {} weight sets were given",
-                self.gender_members.len(),
-                members.len()
-            )));
+    /// Checks the members (see [`spec`](super::spec)), the test-time views, and that every
+    /// network's crop colour matches its input channels.
+    pub fn check(&self) -> Result<()> {
+        if self.format != MODEL_FORMAT {
+            return Err(Error::UnsupportedModelFormat {
+                found: self.format as u64,
+                supported: MODEL_FORMAT,
+            });
         }
-        self.check_members()?;
-        for (i, vm) in members.iter().enumerate() {
-            // The shapes this member's architecture has, from a scratch network.
-            let want = VarMap::new();
-            FaceNet::new(
-                self.member_model(i),
-                VarBuilder::from_varmap(&want, candle_core::DType::F32, &Device::Cpu),
-            )?;
-            let want = want.data().lock().expect("varmap lock");
-            let vm = vm.data().lock().expect("varmap lock");
-            let same = vm.len() == want.len()
-                && want
-                    .iter()
-                    .all(|(k, v)| vm.get(k).is_some_and(|w| w.shape() == v.shape()));
-            if !same {
-                return Err(Error::InvalidConfig(format!(
-                    "gender member {i}'s weights do not fit its architecture"
-                )));
-            }
-        }
-        let merged = super::merge_prefixed(
-            std::iter::once((String::new(), main)).chain(
-                members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, vm)| (format!("gender_member{i}"), vm)),
-            ),
-        );
-        super::save_model(self, &merged, stem)
-    }
-
-    /// Loads `<stem>.json` and `<stem>.safetensors` into the main network (without any gender
-    /// members: [`load_model`](Self::load_model) loads those too).
-    pub fn load(stem: &Path, device: &Device) -> Result<(Self, FaceNet)> {
-        let (file, vb) = Self::read(stem, device)?;
-        let net = FaceNet::new(&file.model, vb)?;
-        Ok((file, net))
-    }
-
-    /// Loads `<stem>.json` and `<stem>.safetensors` into the main network and its gender
-    /// members: what the analyser runs.
-    pub fn load_model(stem: &Path, device: &Device) -> Result<(Self, FaceModel)> {
-        let (file, vb) = Self::read(stem, device)?;
-        let net = FaceNet::new(&file.model, vb.clone())?;
-        let gender_members = (0..file.gender_members.len())
-            .map(|i| FaceNet::new(file.member_model(i), vb.pp(format!("gender_member{i}"))))
-            .collect::<Result<_>>()?;
-        let member_views = file.member_views();
-        Ok((
-            file,
-            FaceModel {
-                net,
-                gender_members,
-                member_views,
-            },
-        ))
-    }
-
-    /// Every network's crop colour must match its input channels.
-    fn check_members(&self) -> Result<()> {
-        let nets = std::iter::once((None, &self.model, &self.crop)).chain(
-            (0..self.gender_members.len())
-                .map(|i| (Some(i), self.member_model(i), self.member_crop(i))),
-        );
-        for (i, model, crop) in nets {
+        super::spec::check_members(&self.members)?;
+        self.tta.validate_for_faces()?;
+        for i in 0..self.members.len() {
+            let (model, crop) = (self.member_model(i), self.member_crop(i));
+            model.validate()?;
             crop.validate()?;
             if crop.color.channels() != model.in_channels {
-                let which = i.map_or("the main network".to_string(), |i| {
-                    format!("gender member {i}")
-                });
                 return Err(Error::InvalidConfig(format!(
-                    "{which}: crop colour {:?} does not match {} input channels",
+                    "face member {i}: crop colour {:?} does not match {} input channels",
                     crop.color, model.in_channels
                 )));
             }
@@ -459,27 +333,171 @@ impl FaceModelFile {
         Ok(())
     }
 
-    fn read(stem: &Path, device: &Device) -> Result<(Self, VarBuilder<'static>)> {
-        let (file, vb): (Self, _) = super::load_model(stem, device)?;
-        file.check_members().map_err(|e| match e {
-            Error::InvalidConfig(m) => Error::InvalidConfig(format!("{}: {m}", stem.display())),
-            other => other,
-        })?;
-        Ok((file, vb))
+    /// Reads `<stem>.json`.
+    pub fn read(stem: &Path) -> Result<Self> {
+        let json = stem.with_extension("json");
+        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
+        Self::from_json(&text).map_err(|e| super::in_file(e, &json))
     }
+
+    /// Saves this description to `<stem>.json` and one weight set per member (in member
+    /// order, each under its member's prefix) to `<stem>.safetensors`. Every weight set must
+    /// fit its member's architecture.
+    pub fn save(&self, varmaps: &[&VarMap], stem: &Path) -> Result<()> {
+        self.check()?;
+        if self.members.len() != varmaps.len() {
+            return Err(Error::InvalidConfig(format!(
+                "the file says {} members but {} weight sets were given",
+                self.members.len(),
+                varmaps.len()
+            )));
+        }
+        for (i, vm) in varmaps.iter().enumerate() {
+            // The shapes this member's architecture has, from a scratch network.
+            let want = VarMap::new();
+            FaceNet::new(
+                self.member_model(i),
+                VarBuilder::from_varmap(&want, candle_core::DType::F32, &Device::Cpu),
+            )?;
+            if !super::same_shapes(&want, vm) {
+                return Err(Error::InvalidConfig(format!(
+                    "face member {i}'s weights do not fit its architecture"
+                )));
+            }
+        }
+        let merged = super::merge_prefixed(
+            self.members
+                .iter()
+                .zip(varmaps)
+                .map(|(m, vm)| (m.weights.clone(), *vm)),
+        );
+        super::save_model(self, &merged, stem)
+    }
+}
+
+impl FaceModelFile {
+    /// Reads `<stem>.json` and every member's weights, each into its own `VarMap` (in member
+    /// order, names without the member's prefix): what combining or re-saving files needs.
+    pub fn read_weights(stem: &Path) -> Result<(Self, Vec<VarMap>)> {
+        let file = Self::read(stem)?;
+        let path = stem.with_extension("safetensors");
+        let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
+            .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", path.display())))?;
+        let maps = file
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let vm = VarMap::new();
+                FaceNet::new(
+                    file.member_model(i),
+                    VarBuilder::from_varmap(&vm, candle_core::DType::F32, &Device::Cpu),
+                )?;
+                for (name, var) in vm.data().lock().expect("varmap lock").iter() {
+                    let key = match m.weights.as_str() {
+                        "" => name.clone(),
+                        p => format!("{p}.{name}"),
+                    };
+                    let t = tensors.get(&key).ok_or_else(|| {
+                        Error::InvalidModelFile(format!("{}: no tensor {key}", path.display()))
+                    })?;
+                    var.set(t)?;
+                }
+                Ok(vm)
+            })
+            .collect::<Result<_>>()?;
+        Ok((file, maps))
+    }
+
+    /// Adds `other`'s single network as a gender-only member (prefix `gender_member{i}`),
+    /// writing its architecture and crop only where they differ from this file's. `other`
+    /// must be one network with the same test-time views.
+    pub fn push_gender_member(&mut self, other: &FaceModelFile) -> Result<()> {
+        if other.members.len() != 1 {
+            return Err(Error::InvalidConfig(
+                "a gender member must be a file of one network".into(),
+            ));
+        }
+        if other.tta != self.tta {
+            return Err(Error::InvalidConfig(
+                "the member's test-time views differ from the main model's".into(),
+            ));
+        }
+        let i = self.gender_members().count();
+        self.members.push(Member {
+            weights: format!("gender_member{i}"),
+            role: MemberRole::Gender,
+            model: (other.model != self.model).then(|| other.model.clone()),
+            input: (other.crop != self.crop).then(|| other.crop.clone()),
+        });
+        self.check()
+    }
+}
+
+/// Format 1 → 2: `tta_flip` becomes `tta.mirror`; the main network and the
+/// `gender_members` (a count, or a list of optional architectures and crops) become members.
+fn upgrade_v1(v: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let o = v.as_object_mut().expect("format_of read an object");
+    let mirror = o
+        .remove("tta_flip")
+        .and_then(|f| f.as_bool())
+        .unwrap_or(false);
+    let mut members = vec![json!({"weights": "", "role": "full"})];
+    let extra = match o.remove("gender_members") {
+        Some(Value::Number(n)) => vec![json!({}); n.as_u64().unwrap_or(0) as usize],
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
+    for (i, m) in extra.into_iter().enumerate() {
+        let mut member = json!({"weights": format!("gender_member{i}"), "role": "gender"});
+        if let Some(model) = m.get("model") {
+            member["model"] = model.clone();
+        }
+        if let Some(crop) = m.get("crop") {
+            member["input"] = crop.clone();
+        }
+        members.push(member);
+    }
+    o.insert("members".into(), Value::Array(members));
+    o.insert("tta".into(), json!({"mirror": mirror}));
+    o.insert("format".into(), json!(MODEL_FORMAT));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FacePredictor;
     use candle_core::DType;
 
+    fn build(cfg: &FaceConfig, seed: u64) -> (VarMap, FaceNet) {
+        let vm = VarMap::new();
+        let net =
+            FaceNet::new(cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+        crate::model::init_weights(&vm, seed).unwrap();
+        (vm, net)
+    }
+
+    fn logits(n: &FaceNet, x: &Tensor) -> Vec<Vec<f32>> {
+        n.forward_t(x, false)
+            .unwrap()
+            .gender_logits
+            .to_vec2::<f32>()
+            .unwrap()
+    }
+
+    fn temp_stem(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("facevox-face-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let stem = dir.join("face");
+        (dir, stem)
+    }
+
     #[test]
-    fn shapes_names_round_trip_and_bad_input() {
+    fn shapes_names_and_bad_input() {
         let dev = Device::Cpu;
-        let varmap = VarMap::new();
         let cfg = FaceConfig::tiny();
-        let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
+        let (varmap, net) = build(&cfg, 1);
         for s in [4usize, 17, 48] {
             let x = Tensor::randn(0f32, 1., (3, 1, s, s), &dev).unwrap();
             let out = net.forward_t(&x, true).unwrap();
@@ -496,186 +514,200 @@ mod tests {
         for n in [
             FIRST_CONV,
             "stage2.1.norm.running_var",
+            "embed.weight",
             "emotion_head.weight",
         ] {
             assert!(names.contains(&n.to_string()), "{n} in {names:?}");
         }
-
-        let dir = std::env::temp_dir().join(format!("facevox-face-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let stem = dir.join("face");
-        let file = FaceModelFile {
-            format: 1,
-            tta_flip: false,
-            model: cfg.clone(),
-            crop: CropConfig::gray(16),
-            emotions: FACE_EMOTIONS.to_vec(),
-            gender_members: Vec::new(),
-            provenance: serde_json::json!({"test": true}),
-        };
-        file.save(&varmap, &stem).unwrap();
-        let (loaded, net2) = FaceModelFile::load(&stem, &dev).unwrap();
-        assert_eq!(loaded, file);
-        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &dev).unwrap();
-        let a = net.forward_t(&x, false).unwrap().emotion_logits;
-        let b = net2.forward_t(&x, false).unwrap().emotion_logits;
-        assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
-        // A crop config that disagrees with the network is refused.
-        let mismatched = FaceModelFile {
-            crop: CropConfig::rgb(16),
-            ..file
-        };
-        mismatched.save(&varmap, &stem).unwrap();
-        assert!(FaceModelFile::load(&stem, &dev).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn gender_members_round_trip() {
-        let dev = Device::Cpu;
+    fn save_load_round_trip_from_disk_and_bytes() {
         let cfg = FaceConfig::tiny();
-        let build = |seed: u64| {
-            let vm = VarMap::new();
-            let net = FaceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
-            crate::model::init_weights(&vm, seed).unwrap();
-            (vm, net)
-        };
-        let (main_vm, main) = build(1);
-        let members: Vec<_> = [2u64, 3].into_iter().map(build).collect();
-        let dir = std::env::temp_dir().join(format!("facevox-face-gm-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let stem = dir.join("face");
-        let mut file = FaceModelFile {
-            format: 1,
-            tta_flip: false,
-            model: cfg.clone(),
-            crop: CropConfig::gray(16),
-            emotions: FACE_EMOTIONS.to_vec(),
-            gender_members: vec![GenderMember::default(); 2],
-            provenance: serde_json::Value::Null,
-        };
-        let vms: Vec<VarMap> = members.iter().map(|(vm, _)| vm.clone()).collect();
-        // The count must match, and a member must have the main network's shapes.
-        assert!(file
-            .save_with_gender_members(&main_vm, &vms[..1], &stem)
-            .is_err());
-        let other = VarMap::new();
-        let wide = FaceConfig {
-            stages: vec![4, 16],
-            ..cfg.clone()
-        };
-        FaceNet::new(&wide, VarBuilder::from_varmap(&other, DType::F32, &dev)).unwrap();
-        assert!(file
-            .save_with_gender_members(&main_vm, &[vms[0].clone(), other], &stem)
-            .is_err());
-        file.save_with_gender_members(&main_vm, &vms, &stem)
-            .unwrap();
-        let (loaded, model) = FaceModelFile::load_model(&stem, &dev).unwrap();
+        let (varmap, net) = build(&cfg, 1);
+        let (dir, stem) = temp_stem("rt");
+        let mut file =
+            FaceModelFile::new(cfg.clone(), CropConfig::gray(16), FACE_EMOTIONS.to_vec());
+        file.provenance = serde_json::json!({"test": true});
+        file.save(&[&varmap], &stem).unwrap();
+        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &Device::Cpu).unwrap();
+        let (loaded, p) = FacePredictor::load(&stem).unwrap();
         assert_eq!(loaded, file);
-        assert_eq!(model.gender_members.len(), 2);
-        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &dev).unwrap();
-        let logits = |n: &FaceNet| {
-            n.forward_t(&x, false)
-                .unwrap()
-                .gender_logits
-                .to_vec2::<f32>()
-                .unwrap()
+        assert_eq!(logits(p.nets().next().unwrap(), &x), logits(&net, &x));
+        let json = std::fs::read(stem.with_extension("json")).unwrap();
+        let weights = std::fs::read(stem.with_extension("safetensors")).unwrap();
+        let (from_bytes, p) = FacePredictor::from_bytes(&json, &weights).unwrap();
+        assert_eq!(from_bytes, file);
+        assert_eq!(logits(p.nets().next().unwrap(), &x), logits(&net, &x));
+        // A crop config that disagrees with the network is refused, on save and on load.
+        let mismatched = FaceModelFile {
+            crop: CropConfig::rgb(16),
+            ..file.clone()
         };
-        assert_eq!(logits(&model.net), logits(&main));
-        for (got, (_, want)) in model.gender_members.iter().zip(&members) {
-            assert_eq!(logits(got), logits(want));
-        }
-        assert_ne!(logits(&model.gender_members[0]), logits(&main));
-        // Plain `load` still gives the main network.
-        assert_eq!(
-            logits(&FaceModelFile::load(&stem, &dev).unwrap().1),
-            logits(&main)
+        assert!(mismatched.save(&[&varmap], &stem).is_err());
+        std::fs::write(
+            stem.with_extension("json"),
+            serde_json::to_string(&mismatched).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            FacePredictor::load(&stem),
+            Err(Error::InvalidConfig(_))
+        ));
+        // An unknown format version, and weights that lack a tensor, are typed errors.
+        let mut future = serde_json::to_value(&file).unwrap();
+        future["format"] = serde_json::json!(99);
+        assert!(matches!(
+            FacePredictor::from_bytes(future.to_string().as_bytes(), &weights),
+            Err(Error::UnsupportedModelFormat { found: 99, .. })
+        ));
+        let wide = FaceModelFile::new(
+            FaceConfig {
+                stages: vec![4, 16],
+                ..cfg.clone()
+            },
+            CropConfig::gray(16),
+            FACE_EMOTIONS.to_vec(),
         );
-        file.gender_members.clear();
-        file.save(&main_vm, &stem).unwrap();
-        assert!(FaceModelFile::load_model(&stem, &dev)
-            .unwrap()
-            .1
-            .gender_members
-            .is_empty());
+        let wide_json = serde_json::to_string(&wide).unwrap();
+        assert!(matches!(
+            FacePredictor::from_bytes(wide_json.as_bytes(), &weights),
+            Err(Error::InvalidModelFile(_))
+        ));
+        let mut two = file.clone();
+        two.members.push(Member {
+            weights: "gender_member0".into(),
+            role: MemberRole::Gender,
+            model: None,
+            input: None,
+        });
+        let two_json = serde_json::to_string(&two).unwrap();
+        assert!(matches!(
+            FacePredictor::from_bytes(two_json.as_bytes(), &weights),
+            Err(Error::InvalidModelFile(_))
+        ));
+        assert!(matches!(
+            FacePredictor::from_bytes(b"{not json", &weights),
+            Err(Error::InvalidModelFile(_))
+        ));
+        assert!(matches!(
+            FacePredictor::from_bytes(json.as_slice(), b"not safetensors"),
+            Err(Error::InvalidModelFile(_))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn gender_members_with_their_own_architecture_and_crop() {
-        let dev = Device::Cpu;
         let cfg = FaceConfig::tiny();
         let rgb = FaceConfig {
             in_channels: 3,
             stages: vec![4, 8],
             ..cfg.clone()
         };
-        let build = |c: &FaceConfig, seed: u64| {
-            let vm = VarMap::new();
-            FaceNet::new(c, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
-            crate::model::init_weights(&vm, seed).unwrap();
-            vm
-        };
-        let (main_vm, same_vm, rgb_vm) = (build(&cfg, 1), build(&cfg, 2), build(&rgb, 3));
-        let dir = std::env::temp_dir().join(format!("facevox-face-gmv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let stem = dir.join("face");
-        let own = GenderMember {
+        let (main_vm, main) = build(&cfg, 1);
+        let (same_vm, same) = build(&cfg, 2);
+        let (rgb_vm, rgb_net) = build(&rgb, 3);
+        let (dir, stem) = temp_stem("gm");
+        let own = |w: &str| Member {
+            weights: w.into(),
+            role: MemberRole::Gender,
             model: Some(rgb.clone()),
-            crop: Some(CropConfig::rgb(20)),
+            input: Some(CropConfig::rgb(20)),
         };
         let file = FaceModelFile {
-            format: 1,
-            tta_flip: true,
-            model: cfg.clone(),
-            crop: CropConfig::gray(16),
-            emotions: FACE_EMOTIONS.to_vec(),
-            gender_members: vec![own.clone(), GenderMember::default(), own.clone()],
-            provenance: serde_json::Value::Null,
+            members: vec![
+                Member::full(""),
+                own("gender_member0"),
+                Member {
+                    weights: "gender_member1".into(),
+                    role: MemberRole::Gender,
+                    model: None,
+                    input: None,
+                },
+                own("gender_member2"),
+            ],
+            tta: TestTimeViews::mirrored(),
+            ..FaceModelFile::new(cfg.clone(), CropConfig::gray(16), FACE_EMOTIONS.to_vec())
         };
         assert_eq!(
             file.crop_views(),
             vec![CropConfig::gray(16), CropConfig::rgb(20)]
         );
-        assert_eq!(file.member_views(), vec![1, 0, 1]);
-        let vms = [rgb_vm.clone(), same_vm.clone(), rgb_vm.clone()];
-        // Weights that do not fit a member's own architecture are refused.
-        let swapped = [same_vm.clone(), same_vm.clone(), rgb_vm.clone()];
+        assert_eq!(file.member_views(), vec![0, 1, 0, 1]);
+        assert_eq!(file.gender_members().collect::<Vec<_>>(), vec![1, 2, 3]);
+        // One weight set per member, each fitting its member's architecture.
+        assert!(file.save(&[&main_vm, &rgb_vm], &stem).is_err());
         assert!(file
-            .save_with_gender_members(&main_vm, &swapped, &stem)
+            .save(&[&main_vm, &same_vm, &same_vm, &rgb_vm], &stem)
             .is_err());
-        file.save_with_gender_members(&main_vm, &vms, &stem)
+        file.save(&[&main_vm, &rgb_vm, &same_vm, &rgb_vm], &stem)
             .unwrap();
-        let (loaded, model) = FaceModelFile::load_model(&stem, &dev).unwrap();
+        let (loaded, p) = FacePredictor::load(&stem).unwrap();
         assert_eq!(loaded, file);
-        assert_eq!(model.member_views, vec![1, 0, 1]);
-        assert_eq!(model.views(), 2);
-        let x = Tensor::randn(0f32, 1., (2, 3, 20, 20), &dev).unwrap();
-        assert_eq!(
-            model.gender_members[0]
-                .forward_t(&x, false)
-                .unwrap()
-                .gender_logits
-                .dims(),
-            &[2, 2]
-        );
-        // A member whose crop colour disagrees with its input channels is refused on save
-        // and on load.
+        assert_eq!(p.crops().len(), 2);
+        let nets: Vec<&FaceNet> = p.nets().collect();
+        let x = Tensor::randn(0f32, 1., (2, 1, 16, 16), &Device::Cpu).unwrap();
+        let xr = Tensor::randn(0f32, 1., (2, 3, 20, 20), &Device::Cpu).unwrap();
+        assert_eq!(logits(nets[0], &x), logits(&main, &x));
+        assert_eq!(logits(nets[1], &xr), logits(&rgb_net, &xr));
+        assert_eq!(logits(nets[2], &x), logits(&same, &x));
+        assert_ne!(logits(nets[2], &x), logits(&main, &x));
+        // A member whose crop colour disagrees with its input channels is refused.
         let mut bad = file.clone();
-        bad.gender_members[0].crop = Some(CropConfig::gray(20));
-        assert!(bad.save_with_gender_members(&main_vm, &vms, &stem).is_err());
-        let json = serde_json::to_string(&bad).unwrap();
-        std::fs::write(stem.with_extension("json"), json).unwrap();
-        assert!(FaceModelFile::load_model(&stem, &dev).is_err());
-        // The earlier form, a bare count, reads as members like the main network.
-        let mut v = serde_json::to_value(&file).unwrap();
-        v["gender_members"] = serde_json::json!(2);
-        let old: FaceModelFile = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(old.gender_members, vec![GenderMember::default(); 2]);
-        assert_eq!(old.member_views(), vec![0, 0]);
-        v.as_object_mut().unwrap().remove("gender_members");
-        let older: FaceModelFile = serde_json::from_value(v).unwrap();
-        assert!(older.gender_members.is_empty());
+        bad.members[1].input = Some(CropConfig::gray(20));
+        assert!(bad.check().is_err());
+        // The first member must be a full one, and prefixes are not shared.
+        let mut bad = file.clone();
+        bad.members.swap(0, 1);
+        assert!(bad.check().is_err());
+        let mut bad = file.clone();
+        bad.members[2].weights = "gender_member0".into();
+        assert!(bad.check().is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn format_1_files_are_read_and_converted() {
+        let v1 = |members: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "format": 1,
+                "model": FaceConfig::tiny(),
+                "crop": CropConfig::gray(16),
+                "emotions": FACE_EMOTIONS,
+                "tta_flip": true,
+                "provenance": {"command": "train_face"},
+            });
+            if !members.is_null() {
+                v["gender_members"] = members;
+            }
+            v.to_string()
+        };
+        let plain = FaceModelFile::from_json(&v1(serde_json::Value::Null)).unwrap();
+        assert_eq!(plain.format, MODEL_FORMAT);
+        assert_eq!(plain.members, vec![Member::full("")]);
+        assert!(plain.tta.mirror);
+        let counted = FaceModelFile::from_json(&v1(serde_json::json!(2))).unwrap();
+        assert_eq!(counted.members.len(), 3);
+        assert_eq!(counted.members[2].weights, "gender_member1");
+        assert_eq!(counted.members[2].role, MemberRole::Gender);
+        assert_eq!(counted.member_views(), vec![0, 0, 0]);
+        let rgb = FaceConfig {
+            in_channels: 3,
+            ..FaceConfig::tiny()
+        };
+        let listed = FaceModelFile::from_json(&v1(serde_json::json!([
+            {"model": rgb, "crop": CropConfig::rgb(20)},
+            {}
+        ])))
+        .unwrap();
+        assert_eq!(listed.members[1].model.as_ref(), Some(&rgb));
+        assert_eq!(listed.member_crop(1), &CropConfig::rgb(20));
+        assert_eq!(listed.member_views(), vec![0, 1, 0]);
+        assert_eq!(listed.provenance["command"], "train_face");
+        assert!(matches!(
+            FaceModelFile::from_json(r#"{"model": {}}"#),
+            Err(Error::InvalidModelFile(_))
+        ));
     }
 }

@@ -1,25 +1,39 @@
-//! The networks: building blocks and the voice branch (the face branch and the fusion head
-//! follow). Every model takes `(config, VarBuilder)`, names its weights by structure
+//! The networks and their model files.
+//!
+//! - [`FaceNet`] (a VGG-style CNN over face crops) and [`VoiceNet`] (a 1-D CNN over log-mels)
+//!   end in the same embedding → dropout → gender and emotion heads, returning a
+//!   [`BranchOutput`].
+//! - [`FaceModelFile`] and [`VoiceModelFile`] describe a model on disk in one scheme
+//!   ([`spec`]): a versioned format, member networks with their roles and weight prefixes, and
+//!   test-time views.
+//! - [`FacePredictor`] and [`VoicePredictor`] are the one prediction path of each branch:
+//!   batches of crops or log-mels in, [`Prediction`]s out, members and views applied.
+//!
+//! Every network takes `(config, VarBuilder)`, names its weights by structure
 //! (`vb.pp("block1")`), and runs with `forward_t(x, train)` so batch-norm and dropout know
-//! whether they are training.
+//! whether they are training. The CPU ops under them (convolution, batch-norm, max-pooling,
+//! each with its own backward pass) are internal.
 
-pub mod blocks;
-pub mod conv;
+pub(crate) mod blocks;
+pub(crate) mod conv;
 pub mod face;
-pub mod norm;
-pub mod pool;
+mod head;
+pub(crate) mod norm;
+pub(crate) mod pool;
+pub mod predict;
+pub mod spec;
 pub mod voice;
 
-pub use face::{
-    FaceConfig, FaceModel, FaceModelFile, FaceNet, FaceOutput, GenderMember, FIRST_CONV,
-};
-pub use voice::{InputNorm, VoiceConfig, VoiceModelFile, VoiceNet, VoiceOutput, VoiceTta};
+pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};
+pub use head::BranchOutput;
+pub use predict::{FacePredictor, Prediction, VoicePredictor};
+pub use spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+pub use voice::{InputNorm, VoiceConfig, VoiceMember, VoiceModelFile, VoiceNet};
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::rng::SeededRng;
@@ -104,25 +118,65 @@ pub(crate) fn save_model<T: Serialize>(
     .map_err(|e| Error::io(&json, e))
 }
 
-/// Reads `<stem>.json` into `T` and maps `<stem>.safetensors` into a [`VarBuilder`].
-pub(crate) fn load_model<T: DeserializeOwned>(
-    stem: &Path,
-    device: &Device,
-) -> crate::Result<(T, VarBuilder<'static>)> {
-    let json = stem.with_extension("json");
-    let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
-    let file: T = serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidConfig(format!("{}: {e}", json.display())))?;
-    let weights = stem.with_extension("safetensors");
-    if !weights.exists() {
+/// Whether `got` has exactly `want`'s tensor names and shapes.
+pub(crate) fn same_shapes(want: &VarMap, got: &VarMap) -> bool {
+    let want = want.data().lock().expect("varmap lock");
+    let got = got.data().lock().expect("varmap lock");
+    got.len() == want.len()
+        && want
+            .iter()
+            .all(|(k, v)| got.get(k).is_some_and(|w| w.shape() == v.shape()))
+}
+
+/// `e` with `path` named in its message (for the errors that carry one).
+pub(crate) fn in_file(e: Error, path: &Path) -> Error {
+    match e {
+        Error::InvalidConfig(m) => Error::InvalidConfig(format!("{}: {m}", path.display())),
+        Error::InvalidModelFile(m) => Error::InvalidModelFile(format!("{}: {m}", path.display())),
+        other => other,
+    }
+}
+
+/// A weights file that lacks a tensor the description needs, or has one of the wrong shape,
+/// as [`Error::InvalidModelFile`].
+pub(crate) fn missing_tensor(e: Error) -> Error {
+    match e {
+        Error::Model(c) => {
+            let m = c.to_string();
+            let missing = m.contains("cannot find tensor")
+                || (m.starts_with("tensor ") && m.ends_with("not found"))
+                || m.contains("shape mismatch");
+            if missing {
+                Error::InvalidModelFile(format!("the weights do not fit the description: {m}"))
+            } else {
+                Error::Model(c)
+            }
+        }
+        other => other,
+    }
+}
+
+pub(crate) fn utf8(json: &[u8]) -> crate::Result<&str> {
+    std::str::from_utf8(json)
+        .map_err(|e| Error::InvalidModelFile(format!("model JSON is not UTF-8: {e}")))
+}
+
+/// Memory-maps a safetensors file.
+pub(crate) fn weights_from_path(path: &Path) -> crate::Result<VarBuilder<'static>> {
+    if !path.exists() {
         return Err(Error::io(
-            &weights,
+            path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
         ));
     }
     // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(&[&weights], DTYPE, device).map_err(Error::from)?
-    };
-    Ok((file, vb))
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[path], DTYPE, &default_device()) }
+        .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", path.display())))?;
+    Ok(vb)
+}
+
+/// Reads safetensors weights from memory.
+pub(crate) fn weights_from_bytes(weights: &[u8]) -> crate::Result<VarBuilder<'_>> {
+    VarBuilder::from_slice_safetensors(weights, DTYPE, &default_device())
+        .map_err(|e| Error::InvalidModelFile(format!("safetensors weights: {e}")))
 }

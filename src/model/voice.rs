@@ -11,11 +11,14 @@
 
 use std::path::Path;
 
-use candle_core::{Device, Result as CResult, Tensor};
-use candle_nn::{Linear, ModuleT, VarBuilder, VarMap};
+use candle_core::{Result as CResult, Tensor};
+use candle_nn::ModuleT;
+use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{stats_pool, ConvBlock1d, SeededDropout};
+use super::blocks::{stats_pool, ConvBlock1d};
+use super::head::{BranchOutput, TwoHeads};
+use super::spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
 use crate::audio::MelConfig;
 use crate::labels::{Emotion, RAVDESS_EMOTIONS};
 use crate::{Error, Result};
@@ -42,7 +45,7 @@ impl InputNorm {
     pub fn apply(self, mel: &mut crate::audio::LogMel) {
         match self {
             InputNorm::None => {}
-            InputNorm::PerBand => crate::train::augment::normalize_bands(mel),
+            InputNorm::PerBand => crate::audio::transform::normalize_bands(mel),
             InputNorm::Utterance => {
                 let n = mel.data.len().max(1) as f64;
                 let mean = mel.data.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -140,25 +143,11 @@ impl VoiceConfig {
     }
 }
 
-/// What the network produces for a batch.
-#[derive(Debug, Clone)]
-pub struct VoiceOutput {
-    /// `(B, embedding)` after ReLU: the voice embedding the fusion head consumes.
-    pub embedding: Tensor,
-    /// `(B, 2)` gender logits (male, female).
-    pub gender_logits: Tensor,
-    /// `(B, n_emotions)` emotion logits.
-    pub emotion_logits: Tensor,
-}
-
 /// The voice branch.
 #[derive(Debug, Clone)]
 pub struct VoiceNet {
     blocks: Vec<ConvBlock1d>,
-    embed: Linear,
-    dropout: SeededDropout,
-    gender_head: Linear,
-    emotion_head: Linear,
+    heads: TwoHeads,
     config: VoiceConfig,
 }
 
@@ -180,16 +169,17 @@ impl VoiceNet {
                 )?);
                 c_in = config.channels[i];
             }
-            let embed = candle_nn::linear(2 * c_in, config.embedding, vb.pp("embed"))?;
-            let gender_head = candle_nn::linear(config.embedding, 2, vb.pp("gender_head"))?;
-            let emotion_head =
-                candle_nn::linear(config.embedding, config.n_emotions, vb.pp("emotion_head"))?;
+            // Statistics pooling doubles the channels (mean and standard deviation).
+            let heads = TwoHeads::new(
+                2 * c_in,
+                config.embedding,
+                config.dropout,
+                config.n_emotions,
+                &vb,
+            )?;
             Ok(Self {
                 blocks,
-                embed,
-                dropout: SeededDropout::new(config.dropout, 0),
-                gender_head,
-                emotion_head,
+                heads,
                 config: config.clone(),
             })
         };
@@ -203,161 +193,154 @@ impl VoiceNet {
 
     /// Restarts the dropout masks from `seed` (training calls this once, from its own seed).
     pub fn reseed_dropout(&self, seed: u64) {
-        self.dropout.reseed(seed);
+        self.heads.reseed_dropout(seed);
     }
 
     /// Runs a batch `(B, n_mels, T)`.
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<VoiceOutput> {
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<BranchOutput> {
         let mut h = x.clone();
         for block in &self.blocks {
             h = block.forward_t(&h, train)?;
         }
         let pooled = stats_pool(&h)?;
-        let embedding = pooled.apply(&self.embed)?.relu()?;
-        let dropped = self.dropout.forward_t(&embedding, train)?;
-        Ok(VoiceOutput {
-            gender_logits: dropped.apply(&self.gender_head)?,
-            emotion_logits: dropped.apply(&self.emotion_head)?,
-            embedding,
-        })
+        self.heads.forward_t(&pooled, train)
     }
 }
 
-/// The JSON saved beside a voice model's weights.
+/// One network of a voice model file.
+pub type VoiceMember = Member<VoiceConfig, MelConfig>;
+
+/// The JSON saved beside a voice model's weights (format [`MODEL_FORMAT`]; see
+/// [`spec`](super::spec)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoiceModelFile {
     /// Format version of this file.
     pub format: u32,
-    /// Architecture.
+    /// Architecture (every member's).
     pub model: VoiceConfig,
-    /// Features the model was trained on.
+    /// Features the model was trained on (every member's).
     pub mel: MelConfig,
     /// Emotion classes in head order.
     pub emotions: Vec<Emotion>,
-    /// Networks in the file (an ensemble of independently seeded members whose probabilities
-    /// are averaged when above 1; their weights are prefixed `member{i}.`).
-    #[serde(default = "one")]
-    pub members: usize,
-    /// Test-time augmentation the analyser applies (none in files that predate it).
+    /// The networks: independently seeded full members whose probabilities are averaged.
+    pub members: Vec<VoiceMember>,
+    /// Test-time views (tempo rates and mel-axis warps).
     #[serde(default)]
-    pub tta: VoiceTta,
+    pub tta: TestTimeViews,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
 }
 
-fn one() -> usize {
-    1
-}
-
-/// Test-time augmentation for the voice branch: every clip is scored once for each
-/// combination of a tempo rate and a mel-axis warp (the same transforms training augments
-/// with), and the probabilities of all views are averaged. An empty list stands for `[1.0]`,
-/// so the default is one plain view.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct VoiceTta {
-    /// Tempo rates (above 1 shortens the clip; 1.0 = as recorded).
-    pub time_stretch: Vec<f32>,
-    /// Mel-axis warp factors (band `b` takes the value at `alpha·b`; 1.0 = unwarped).
-    pub freq_warp: Vec<f32>,
-}
-
-impl VoiceTta {
-    /// One plain view.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// The views as `(tempo rate, warp factor)` pairs, tempo-major.
-    pub fn views(&self) -> Vec<(f32, f32)> {
-        let or_one = |v: &[f32]| if v.is_empty() { vec![1.0] } else { v.to_vec() };
-        let warps = or_one(&self.freq_warp);
-        or_one(&self.time_stretch)
-            .into_iter()
-            .flat_map(|r| warps.iter().map(move |&a| (r, a)))
-            .collect()
-    }
-
-    /// Whether this is the single plain view.
-    pub fn is_plain(&self) -> bool {
-        self.views() == [(1.0, 1.0)]
-    }
-
-    /// Every factor must be finite and within 0.5..=2.
-    pub fn validate(&self) -> Result<()> {
-        for (what, v) in [
-            ("time_stretch", &self.time_stretch),
-            ("freq_warp", &self.freq_warp),
-        ] {
-            if let Some(bad) = v.iter().find(|x| !(0.5..=2.0).contains(*x)) {
-                return Err(Error::InvalidConfig(format!(
-                    "tta.{what} factor {bad} is outside 0.5..=2"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
 impl VoiceModelFile {
-    /// Saves `varmap` to `<stem>.safetensors` and this description to `<stem>.json`.
-    pub fn save(&self, varmap: &VarMap, stem: &Path) -> Result<()> {
-        if self.members != 1 {
+    /// A file of `members` networks (prefixed `member{i}.` when more than one) with no
+    /// test-time views.
+    pub fn new(model: VoiceConfig, mel: MelConfig, emotions: Vec<Emotion>, members: usize) -> Self {
+        Self {
+            format: MODEL_FORMAT,
+            model,
+            mel,
+            emotions,
+            members: Member::ensemble(members),
+            tta: TestTimeViews::none(),
+            provenance: serde_json::Value::Null,
+        }
+    }
+
+    /// Parses a model file's JSON, format 2 or the earlier format 1 (converted).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let mut v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidModelFile(format!("voice model JSON: {e}")))?;
+        if super::spec::format_of(&v, "voice model")? == 1 {
+            // `members` was a count (1 when absent); `tta` had the same fields.
+            let o = v.as_object_mut().expect("format_of read an object");
+            let n = o.remove("members").and_then(|n| n.as_u64()).unwrap_or(1);
+            let members =
+                serde_json::to_value(Self::ensemble_members(n as usize)).expect("serialisable");
+            o.insert("members".into(), members);
+            o.insert("format".into(), MODEL_FORMAT.into());
+        }
+        let file: Self = serde_json::from_value(v)
+            .map_err(|e| Error::InvalidModelFile(format!("voice model JSON: {e}")))?;
+        file.check()?;
+        Ok(file)
+    }
+
+    fn ensemble_members(n: usize) -> Vec<VoiceMember> {
+        Member::ensemble(n)
+    }
+
+    /// Checks the members (all full, with the file's architecture and features), the
+    /// test-time views and the architecture.
+    pub fn check(&self) -> Result<()> {
+        if self.format != MODEL_FORMAT {
+            return Err(Error::UnsupportedModelFormat {
+                found: self.format as u64,
+                supported: MODEL_FORMAT,
+            });
+        }
+        super::spec::check_members(&self.members)?;
+        if self
+            .members
+            .iter()
+            .any(|m| m.role != MemberRole::Full || m.model.is_some() || m.input.is_some())
+        {
             return Err(Error::InvalidConfig(
-                "an ensemble file is saved with save_members".into(),
+                "voice members are full networks with the file's architecture and features".into(),
             ));
         }
-        super::save_model(self, varmap, stem)
+        self.tta.validate_for_voices()?;
+        self.model.validate()
     }
 
-    /// Saves the members' weights (`member{i}.` prefixes) into one file; `members` must equal
-    /// `varmaps.len()`. One member is saved without a prefix, as [`save`](Self::save) does.
-    pub fn save_members(&self, varmaps: &[VarMap], stem: &Path) -> Result<()> {
-        if self.members != varmaps.len() || varmaps.is_empty() {
+    /// Reads `<stem>.json`.
+    pub fn read(stem: &Path) -> Result<Self> {
+        let json = stem.with_extension("json");
+        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
+        Self::from_json(&text).map_err(|e| super::in_file(e, &json))
+    }
+
+    /// Saves this description to `<stem>.json` and one weight set per member (each under
+    /// its member's prefix) to `<stem>.safetensors`.
+    pub fn save(&self, varmaps: &[&VarMap], stem: &Path) -> Result<()> {
+        self.check()?;
+        if self.members.len() != varmaps.len() {
             return Err(Error::InvalidConfig(format!(
                 "the file says {} members but {} weight sets were given",
-                self.members,
+                self.members.len(),
                 varmaps.len()
             )));
         }
-        if varmaps.len() == 1 {
-            return self.save(&varmaps[0], stem);
-        }
         let merged = super::merge_prefixed(
-            varmaps
+            self.members
                 .iter()
-                .enumerate()
-                .map(|(i, vm)| (format!("member{i}"), vm)),
+                .zip(varmaps)
+                .map(|(m, vm)| (m.weights.clone(), *vm)),
         );
         super::save_model(self, &merged, stem)
-    }
-
-    /// Loads `<stem>.json` and `<stem>.safetensors` into a ready network (the first member of
-    /// an ensemble).
-    pub fn load(stem: &Path, device: &Device) -> Result<(Self, VoiceNet)> {
-        let (file, mut nets) = Self::load_members(stem, device)?;
-        Ok((file, nets.swap_remove(0)))
-    }
-
-    /// Loads every member network of the file.
-    pub fn load_members(stem: &Path, device: &Device) -> Result<(Self, Vec<VoiceNet>)> {
-        let (file, vb): (Self, _) = super::load_model(stem, device)?;
-        let nets = match file.members {
-            0 => return Err(Error::InvalidConfig("a model file with 0 members".into())),
-            1 => vec![VoiceNet::new(&file.model, vb)?],
-            n => (0..n)
-                .map(|i| VoiceNet::new(&file.model, vb.pp(format!("member{i}"))))
-                .collect::<Result<_>>()?,
-        };
-        Ok((file, nets))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::DType;
+    use crate::model::VoicePredictor;
+    use candle_core::{DType, Device};
+
+    fn mel16() -> MelConfig {
+        MelConfig {
+            n_mels: 16,
+            ..MelConfig::default()
+        }
+    }
+
+    fn logits(n: &VoiceNet, x: &Tensor) -> Vec<Vec<f32>> {
+        n.forward_t(x, false)
+            .unwrap()
+            .emotion_logits
+            .to_vec2::<f32>()
+            .unwrap()
+    }
 
     #[test]
     fn shapes_for_any_length_and_save_load_round_trip() {
@@ -374,45 +357,31 @@ mod tests {
             assert_eq!(out.emotion_logits.dims(), &[3, 8]);
         }
         let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
-        assert!(
-            names.contains(&"block1.conv.weight".to_string()),
-            "{names:?}"
-        );
-        assert!(names.contains(&"emotion_head.weight".to_string()));
+        for n in ["block1.conv.weight", "embed.weight", "emotion_head.weight"] {
+            assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+        }
 
         let dir = std::env::temp_dir().join(format!("facevox-voice-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let stem = dir.join("voice");
-        let file = VoiceModelFile {
-            format: 1,
-            tta: Default::default(),
-            members: 1,
-            model: cfg.clone(),
-            mel: MelConfig {
-                n_mels: 16,
-                ..MelConfig::default()
-            },
-            emotions: RAVDESS_EMOTIONS.to_vec(),
-            provenance: serde_json::json!({"test": true}),
-        };
-        file.save(&varmap, &stem).unwrap();
-        let (loaded, net2) = VoiceModelFile::load(&stem, &dev).unwrap();
+        let mut file = VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 1);
+        file.provenance = serde_json::json!({"test": true});
+        file.save(&[&varmap], &stem).unwrap();
+        let (loaded, p) = VoicePredictor::load(&stem).unwrap();
         assert_eq!(loaded, file);
         let x = Tensor::randn(0f32, 1., (2, cfg.n_mels, 20), &dev).unwrap();
-        let a = net
-            .forward_t(&x, false)
-            .unwrap()
-            .emotion_logits
-            .to_vec2::<f32>()
-            .unwrap();
-        let b = net2
-            .forward_t(&x, false)
-            .unwrap()
-            .emotion_logits
-            .to_vec2::<f32>()
-            .unwrap();
-        assert_eq!(a, b);
-        assert!(VoiceModelFile::load(&dir.join("missing"), &dev).is_err());
+        assert_eq!(logits(&p.nets()[0], &x), logits(&net, &x));
+        assert!(VoicePredictor::load(&dir.join("missing")).is_err());
+        // A mirror is not a voice view; an unknown format is a typed error.
+        let mut bad = file.clone();
+        bad.tta.mirror = true;
+        assert!(bad.check().is_err());
+        let mut future = serde_json::to_value(&file).unwrap();
+        future["format"] = serde_json::json!(3);
+        assert!(matches!(
+            VoiceModelFile::from_json(&future.to_string()),
+            Err(Error::UnsupportedModelFormat { found: 3, .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -431,31 +400,26 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("facevox-voice-ens-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let stem = dir.join("voice");
-        let file = VoiceModelFile {
-            format: 1,
-            tta: Default::default(),
-            members: 2,
-            model: cfg.clone(),
-            mel: MelConfig {
-                n_mels: 16,
-                ..MelConfig::default()
-            },
-            emotions: RAVDESS_EMOTIONS.to_vec(),
-            provenance: serde_json::Value::Null,
-        };
-        // One weight set for a two-member file, or `save` on an ensemble, is refused.
-        assert!(file.save_members(&maps[..1], &stem).is_err());
-        assert!(file.save(&maps[0], &stem).is_err());
-        file.save_members(&maps, &stem).unwrap();
-        let (loaded, nets) = VoiceModelFile::load_members(&stem, &dev).unwrap();
-        assert_eq!((loaded.members, nets.len()), (2, 2));
+        let file = VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 2);
+        assert_eq!(file.members[1].weights, "member1");
+        // One weight set for a two-member file is refused.
+        assert!(file.save(&[&maps[0]], &stem).is_err());
+        file.save(&[&maps[0], &maps[1]], &stem).unwrap();
+        let (loaded, p) = VoicePredictor::load(&stem).unwrap();
+        assert_eq!((loaded.members.len(), p.nets().len()), (2, 2));
         let x = Tensor::randn(0f32, 1., (2, cfg.n_mels, 20), &dev).unwrap();
-        for (vm, net) in maps.iter().zip(&nets) {
+        for (vm, net) in maps.iter().zip(p.nets()) {
             let orig = VoiceNet::new(&cfg, VarBuilder::from_varmap(vm, DType::F32, &dev)).unwrap();
-            let a = orig.forward_t(&x, false).unwrap().emotion_logits;
-            let b = net.forward_t(&x, false).unwrap().emotion_logits;
-            assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+            assert_eq!(logits(&orig, &x), logits(net, &x));
         }
+        // The same file in format 1 (a member count) reads the same.
+        let mut v1 = serde_json::to_value(&file).unwrap();
+        v1["format"] = serde_json::json!(1);
+        v1["members"] = serde_json::json!(2);
+        assert_eq!(VoiceModelFile::from_json(&v1.to_string()).unwrap(), file);
+        v1.as_object_mut().unwrap().remove("members");
+        let one = VoiceModelFile::from_json(&v1.to_string()).unwrap();
+        assert_eq!(one.members, vec![Member::full("")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

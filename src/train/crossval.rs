@@ -15,14 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::ValidationMetrics;
 use super::voice::{
-    argmax, predict_voice_members, train_voice_members, validation_metrics, EpochLog, VoiceExample,
-    VoiceTrainingConfig,
+    argmax, train_voice_members, validation_metrics, EpochLog, VoiceExample, VoiceTrainingConfig,
 };
 use crate::audio::LogMel;
 use crate::eval::{
     by_group, stratified_group_k_fold, BinaryReport, ClassificationReport, CrossValidationReport,
 };
-use crate::model::VoiceTta;
+use crate::model::{TestTimeViews, VoicePredictor};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -62,7 +61,7 @@ pub struct VoiceFoldResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TtaScore {
     /// The views scored.
-    pub tta: VoiceTta,
+    pub tta: TestTimeViews,
     /// Their metrics.
     pub metrics: ValidationMetrics,
 }
@@ -174,20 +173,21 @@ pub fn cross_validate_voice(
         let mut members = train_voice_members(cfg, &tr, &va, log.as_deref())?;
         let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
         let nets: Vec<_> = members.iter().map(|m| m.net.clone()).collect();
-        let preds = predict_voice_members(&nets, &mels, &cfg.tta)?;
+        let predictor = VoicePredictor::from_nets(nets, cfg.tta.clone())?;
+        let preds = predictor.predict(&mels)?;
         let mut inner_validation_tta = Vec::new();
         if !va.is_empty() {
             let va_mels: Vec<&LogMel> = va.iter().map(|e| &e.mel).collect();
-            let mut candidates = vec![VoiceTta::none(), cfg.tta.clone()];
+            let mut candidates = vec![TestTimeViews::none(), cfg.tta.clone()];
             candidates.extend(cfg.tta_compare.iter().cloned());
             for tta in candidates {
                 if inner_validation_tta
                     .iter()
-                    .any(|s: &TtaScore| s.tta.views() == tta.views())
+                    .any(|s: &TtaScore| s.tta.tempo_warp_views() == tta.tempo_warp_views())
                 {
                     continue;
                 }
-                let p = predict_voice_members(&nets, &va_mels, &tta)?;
+                let p = predictor.clone().with_tta(tta.clone())?.predict(&va_mels)?;
                 let metrics = validation_metrics(&va, &p, &cfg.emotions)?;
                 if cfg.train.progress {
                     eprintln!(

@@ -3,6 +3,7 @@
 //! stopping, a progress bar and a JSON line per epoch. The branch-specific parts (how a batch
 //! is built and augmented, how validation is scored) come in as closures.
 
+use crate::model::Prediction;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -223,17 +224,6 @@ impl BatchTargets {
         ];
         mixup(input, &mut tasks, bsz, alpha, rng);
     }
-}
-
-/// Probabilities for one example (a clip or a face).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Prediction {
-    /// `[P(male), P(female)]`.
-    pub gender: [f32; 2],
-    /// Emotion probabilities in head order.
-    pub emotion: Vec<f32>,
-    /// The embedding.
-    pub embedding: Vec<f32>,
 }
 
 impl<A> TrainConfig<A> {

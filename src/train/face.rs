@@ -17,14 +17,15 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{
-    argmax, fit, head_class_weights, score_predictions, BatchTargets, Prediction, TrainConfig,
-    TrainOutcome,
+    argmax, fit, head_class_weights, score_predictions, BatchTargets, TrainConfig, TrainOutcome,
 };
 use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
 use crate::data::{CropCache, FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
-use crate::model::{init_weights, FaceConfig, FaceModel, FaceNet, DTYPE, FIRST_CONV};
+use crate::model::{
+    init_weights, FaceConfig, FaceNet, FacePredictor, Prediction, TestTimeViews, DTYPE, FIRST_CONV,
+};
 use crate::rng::SeededRng;
 use crate::vision::{
     load_image, normalize_face, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource,
@@ -215,9 +216,6 @@ pub fn age_balance_weights(examples: &[FaceExample], power: f32) -> Vec<f32> {
     raw.iter().map(|w| w.map_or(1.0, |w| w / mean)).collect()
 }
 
-/// Probabilities for one face.
-pub type FacePrediction = Prediction;
-
 /// Normalises `images` with `crop` into one `(B, C, S, S)` tensor.
 fn stack_crops(images: &[RgbImage], crop: &CropConfig) -> Result<Tensor> {
     let s = crop.size as usize;
@@ -234,224 +232,10 @@ fn stack_crops(images: &[RgbImage], crop: &CropConfig) -> Result<Tensor> {
     )?)
 }
 
-/// Runs `net` on face crops (un-normalised, any size: they are resized to `crop.size`) in
-/// batches of `batch`, in evaluation mode.
-pub fn predict_faces(
-    net: &FaceNet,
-    crop: &CropConfig,
-    images: &[&RgbImage],
-    batch: usize,
-) -> Result<Vec<FacePrediction>> {
-    predict_faces_tta(net, crop, images, batch, false)
-}
-
-/// As [`predict_faces`]; with `flip`, each face is also scored mirrored left to right and the
-/// two probability distributions averaged (test-time augmentation; the embedding stays the
-/// unmirrored face's).
-pub fn predict_faces_tta(
-    net: &FaceNet,
-    crop: &CropConfig,
-    images: &[&RgbImage],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    predict_faces_model(&FaceModel::from(net.clone()), crop, images, batch, flip)
-}
-
-/// As [`predict_faces_tta`] for a model with gender members: their gender probabilities are
-/// averaged with the main network's (each network scored with the same test-time
-/// augmentation). Every member must read the main network's crop (see
-/// [`predict_faces_views`] otherwise).
-pub fn predict_faces_model(
-    model: &FaceModel,
-    crop: &CropConfig,
-    images: &[&RgbImage],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    predict_faces_views(
-        model,
-        std::slice::from_ref(crop),
-        &[images.to_vec()],
-        batch,
-        flip,
-    )
-}
-
-/// As [`predict_faces_model`] for a model whose gender members read their own crops of the
-/// face: `views[v][i]` is face `i` cropped with `crops[v]`, one view per entry of
-/// [`FaceModelFile::crop_views`](crate::model::FaceModelFile::crop_views), every view listing
-/// the same faces in the same order.
-pub fn predict_faces_views(
-    model: &FaceModel,
-    crops: &[CropConfig],
-    views: &[Vec<&RgbImage>],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    if crops.len() != views.len() {
-        return Err(Error::InvalidConfig(format!(
-            "{} crop configs for {} views",
-            crops.len(),
-            views.len()
-        )));
-    }
-    predict_batched(model, views, batch, flip, |v, faces| {
-        let owned: Vec<RgbImage> = faces.iter().map(|&i| i.clone()).collect();
-        stack_crops(&owned, &crops[v])
-    })
-}
-
-/// Scores the faces of `views` (one list per view of `model`, the same faces in each) in
-/// batches of `batch`; `input(v, faces)` makes view `v`'s `(B, C, H, W)` tensor.
-fn predict_batched<T>(
-    model: &FaceModel,
-    views: &[Vec<T>],
-    batch: usize,
-    flip: bool,
-    input: impl Fn(usize, &[T]) -> Result<Tensor>,
-) -> Result<Vec<FacePrediction>> {
-    if views.len() != model.views() {
-        return Err(Error::InvalidConfig(format!(
-            "the face model reads {} crops of each face but {} were given",
-            model.views(),
-            views.len()
-        )));
-    }
-    let n = views.first().map_or(0, |v| v.len());
-    if views.iter().any(|v| v.len() != n) {
-        return Err(Error::InvalidConfig(
-            "every crop view must list the same faces".into(),
-        ));
-    }
-    let batch = batch.max(1);
-    let mut out = Vec::with_capacity(n);
-    for start in (0..n).step_by(batch) {
-        let end = (start + batch).min(n);
-        let xs = (0..views.len())
-            .map(|v| input(v, &views[v][start..end]))
-            .collect::<Result<Vec<_>>>()?;
-        out.extend(predict_tensor(model, &xs, flip)?);
-    }
-    Ok(out)
-}
-
-/// Runs `net` on already normalised crops (as the vision front end's
-/// [`FaceCrop`](crate::vision::FaceCrop)s come), in batches of `batch`. Every crop must have
-/// the network's channel count and one common size.
-pub fn predict_face_crops(
-    net: &FaceNet,
-    crops: &[&crate::vision::FaceCrop],
-    batch: usize,
-) -> Result<Vec<FacePrediction>> {
-    predict_face_crops_tta(net, crops, batch, false)
-}
-
-/// As [`predict_face_crops`], with the mirrored view averaged in when `flip` (see
-/// [`predict_faces_tta`]).
-pub fn predict_face_crops_tta(
-    net: &FaceNet,
-    crops: &[&crate::vision::FaceCrop],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    predict_face_crops_model(&FaceModel::from(net.clone()), crops, batch, flip)
-}
-
-/// As [`predict_face_crops_tta`] for a model with gender members that all read the main
-/// network's crop (see [`predict_faces_model`]; [`predict_face_crop_views`] otherwise).
-pub fn predict_face_crops_model(
-    model: &FaceModel,
-    crops: &[&crate::vision::FaceCrop],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    predict_face_crop_views(model, &[crops.to_vec()], batch, flip)
-}
-
-/// As [`predict_face_crops_model`] with one list of normalised crops per view of the model
-/// (see [`predict_faces_views`]).
-pub fn predict_face_crop_views(
-    model: &FaceModel,
-    views: &[Vec<&crate::vision::FaceCrop>],
-    batch: usize,
-    flip: bool,
-) -> Result<Vec<FacePrediction>> {
-    predict_batched(model, views, batch, flip, |_, faces| crops_tensor(faces))
-}
-
-/// Normalised crops of one shape as a `(B, C, H, W)` tensor.
-fn crops_tensor(chunk: &[&crate::vision::FaceCrop]) -> Result<Tensor> {
-    let shape = chunk[0].shape();
-    if chunk.iter().any(|c| c.shape() != shape) {
-        return Err(Error::InvalidConfig(
-            "face crops of one batch must share a shape".into(),
-        ));
-    }
-    let mut data = Vec::with_capacity(chunk.len() * shape.iter().product::<usize>());
-    for c in chunk {
-        if c.data.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite);
-        }
-        data.extend_from_slice(&c.data);
-    }
-    Ok(Tensor::from_vec(
-        data,
-        (chunk.len(), shape[0], shape[1], shape[2]),
-        &Device::Cpu,
-    )?)
-}
-
-/// `x` `(B, C, H, W)` mirrored along W.
-fn mirror_width(x: &Tensor) -> Result<Tensor> {
-    let w = x.dim(3)?;
-    let idx = Tensor::from_vec((0..w as u32).rev().collect::<Vec<_>>(), w, x.device())?;
-    Ok(x.index_select(&idx, 3)?)
-}
-
-/// Scores one batch; `xs[v]` is the batch cropped for view `v` of the model.
-fn predict_tensor(model: &FaceModel, xs: &[Tensor], flip: bool) -> Result<Vec<FacePrediction>> {
-    let mirrored = xs
-        .iter()
-        .map(|x| flip.then(|| mirror_width(x)).transpose())
-        .collect::<Result<Vec<_>>>()?;
-    // Gender and emotion probabilities of one network on one view, averaged over the mirror.
-    let score = |net: &FaceNet, v: usize| -> Result<(Tensor, Tensor, Tensor)> {
-        let o = net.forward_t(&xs[v], false)?;
-        let mut g = candle_nn::ops::softmax_last_dim(&o.gender_logits)?;
-        let mut e = candle_nn::ops::softmax_last_dim(&o.emotion_logits)?;
-        if let Some(m) = &mirrored[v] {
-            let om = net.forward_t(m, false)?;
-            g = ((g + candle_nn::ops::softmax_last_dim(&om.gender_logits)?)? * 0.5)?;
-            e = ((e + candle_nn::ops::softmax_last_dim(&om.emotion_logits)?)? * 0.5)?;
-        }
-        Ok((g, e, o.embedding))
-    };
-    let (mut g, e, embedding) = score(&model.net, 0)?;
-    if !model.gender_members.is_empty() {
-        for (i, net) in model.gender_members.iter().enumerate() {
-            g = (g + score(net, model.member_view(i))?.0)?;
-        }
-        g = (g / (model.gender_members.len() + 1) as f64)?;
-    }
-    let g = g.to_vec2::<f32>()?;
-    let e = e.to_vec2::<f32>()?;
-    let emb = embedding.to_vec2::<f32>()?;
-    Ok(g.into_iter()
-        .zip(e)
-        .zip(emb)
-        .map(|((g, e), emb)| FacePrediction {
-            gender: [g[0], g[1]],
-            emotion: e,
-            embedding: emb,
-        })
-        .collect())
-}
-
 /// Scores predictions against the labels each example carries.
 pub fn face_validation_metrics(
     examples: &[FaceExample],
-    preds: &[FacePrediction],
+    preds: &[Prediction],
     emotions: &[Emotion],
 ) -> Result<ValidationMetrics> {
     let labels = examples.iter().map(|ex| {
@@ -572,7 +356,8 @@ pub fn train_face(
         if val.is_empty() {
             return Ok(None);
         }
-        let preds = predict_faces(net, &cfg.crop, &val_images, 256)?;
+        let predictor = FacePredictor::single(net.clone(), cfg.crop.clone(), TestTimeViews::none());
+        let preds = predictor.predict_images(std::slice::from_ref(&val_images), 256)?;
         face_validation_metrics(val, &preds, emotions).map(Some)
     };
     fit(t, varmap, net, train.len(), make_batch, validate, log)

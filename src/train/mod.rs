@@ -8,8 +8,12 @@
 //! * [`augment`]: SpecAugment, random crop, gain, noise at a random SNR and mixup on log-mels.
 //! * [`engine`]: the training loop every branch shares (progress bar, JSON epoch log, weight
 //!   averaging, early stopping, seeded everything).
-//! * [`face`]: face-branch batches (image augmentation), training and prediction.
-//! * [`voice`]: voice-branch batches, training and prediction on held-out clips.
+//! * [`face`]: face-branch batches (image augmentation) and training.
+//! * [`voice`]: voice-branch batches and training.
+//!
+//! Prediction is not here: training validates through the same
+//! [`FacePredictor`](crate::model::FacePredictor) and
+//! [`VoicePredictor`](crate::model::VoicePredictor) the analyzers use.
 //! * [`crossval`]: speaker-independent k-fold cross-validation of the voice branch.
 //!
 //! Everything random is drawn from [`SeededRng`](crate::rng::SeededRng): shuffles,
@@ -25,21 +29,18 @@ pub mod optim;
 pub mod schedule;
 pub mod voice;
 
+pub use crate::model::Prediction;
 pub use augment::AudioAugmentConfig;
 pub use crossval::{cross_validate_voice, TtaScore, VoiceCrossValidation, VoiceFoldResult};
-pub use engine::Prediction;
 pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
-    load_face_init_weights, predict_face_crop_views, predict_face_crops, predict_face_crops_model,
-    predict_face_crops_tta, predict_faces, predict_faces_model, predict_faces_tta,
-    predict_faces_views, train_face, FaceExample, FacePrediction, FaceTrainingConfig, SkippedImage,
+    load_face_init_weights, train_face, FaceExample, FaceTrainingConfig, SkippedImage,
     LUMA_WEIGHTS,
 };
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;
 pub use voice::{
-    predict_voice, predict_voice_members, predict_voice_tta, train_voice, train_voice_members,
-    EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics, VoiceExample,
-    VoicePrediction, VoiceTrainingConfig,
+    train_voice, train_voice_members, EarlyStopping, EpochLog, TrainConfig, TrainOutcome,
+    ValidationMetrics, VoiceExample, VoiceTrainingConfig,
 };

@@ -7,14 +7,16 @@ use candle_nn::{VarBuilder, VarMap};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::augment::{augment_example_warped, crop, freq_warp, time_stretch};
+use super::augment::{augment_example_warped, crop};
 pub(crate) use super::engine::argmax;
-use super::engine::{fit, head_class_weights, score_predictions, BatchTargets, Prediction};
+use super::engine::{fit, head_class_weights, score_predictions, BatchTargets};
 pub use super::engine::{EarlyStopping, EpochLog, TrainConfig, TrainOutcome, ValidationMetrics};
 use super::loss::smoothed_one_hot;
 use crate::audio::{LogMel, MelConfig};
 use crate::labels::{Emotion, Gender};
-use crate::model::{init_weights, VoiceConfig, VoiceNet, VoiceTta, DTYPE};
+use crate::model::{
+    init_weights, Prediction, TestTimeViews, VoiceConfig, VoiceNet, VoicePredictor, DTYPE,
+};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -48,11 +50,11 @@ pub struct VoiceTrainingConfig {
     pub members: usize,
     /// Test-time augmentation: used to score the cross-validation test folds and saved in the
     /// model file for the analyser.
-    pub tta: VoiceTta,
+    pub tta: TestTimeViews,
     /// Further test-time augmentations scored, with `tta` and no augmentation, on the
     /// inner-validation speakers at the end of each cross-validation fold: the evidence for
     /// choosing `tta` without looking at the test speakers.
-    pub tta_compare: Vec<VoiceTta>,
+    pub tta_compare: Vec<TestTimeViews>,
 }
 
 impl Default for VoiceTrainingConfig {
@@ -66,7 +68,7 @@ impl Default for VoiceTrainingConfig {
             train: TrainConfig::default(),
             emotions: crate::labels::RAVDESS_EMOTIONS.to_vec(),
             members: 1,
-            tta: VoiceTta::none(),
+            tta: TestTimeViews::none(),
             tta_compare: Vec::new(),
         }
     }
@@ -93,54 +95,19 @@ impl VoiceTrainingConfig {
         if self.members == 0 {
             return Err(Error::InvalidConfig("members must be at least 1".into()));
         }
-        self.tta.validate()?;
+        self.tta.validate_for_voices()?;
         for t in &self.tta_compare {
-            t.validate()?;
+            t.validate_for_voices()?;
         }
         self.train
             .validate_common(self.model.n_emotions, self.emotions.len())
     }
 }
 
-/// Probabilities for one clip.
-pub type VoicePrediction = Prediction;
-
-/// Runs `net` on each un-normalised log-mel (whole clip, batch of one so no clip is cut or
-/// padded), after the model's [`InputNorm`](crate::model::InputNorm).
-pub fn predict_voice(net: &VoiceNet, mels: &[&LogMel]) -> Result<Vec<VoicePrediction>> {
-    let device = Device::Cpu;
-    mels.iter()
-        .map(|mel| {
-            let mut m = (*mel).clone();
-            net.config().input_norm.apply(&mut m);
-            if m.n_frames == 0 || m.n_mels != net.config().n_mels {
-                return Err(Error::InvalidConfig(format!(
-                    "log-mel of {}x{} does not fit a model with {} bands",
-                    m.n_mels,
-                    m.n_frames,
-                    net.config().n_mels
-                )));
-            }
-            if m.data.iter().any(|v| !v.is_finite()) {
-                return Err(Error::NonFinite);
-            }
-            let x = Tensor::from_vec(m.data, (1, m.n_mels, m.n_frames), &device)?;
-            let out = net.forward_t(&x, false)?;
-            let g = candle_nn::ops::softmax_last_dim(&out.gender_logits)?.to_vec2::<f32>()?;
-            let e = candle_nn::ops::softmax_last_dim(&out.emotion_logits)?.to_vec2::<f32>()?;
-            Ok(VoicePrediction {
-                gender: [g[0][0], g[0][1]],
-                emotion: e[0].clone(),
-                embedding: out.embedding.to_vec2::<f32>()?.remove(0),
-            })
-        })
-        .collect()
-}
-
 /// Scores predictions against labels (only the rows carrying each label count).
 pub fn validation_metrics(
     examples: &[VoiceExample],
-    preds: &[VoicePrediction],
+    preds: &[Prediction],
     emotions: &[Emotion],
 ) -> Result<ValidationMetrics> {
     let labels = examples.iter().map(|ex| {
@@ -248,94 +215,10 @@ pub fn train_voice(
             return Ok(None);
         }
         let mels: Vec<&LogMel> = val.iter().map(|e| &e.mel).collect();
-        let preds = predict_voice(net, &mels)?;
+        let preds = VoicePredictor::single(net.clone()).predict(&mels)?;
         validation_metrics(val, &preds, emotions).map(Some)
     };
     fit(t, varmap, net, train.len(), make_batch, validate, log)
-}
-
-/// Runs `net` on every view of `tta` of each clip and averages the probabilities (the
-/// embedding is the plain view's when `tta` has one, else the first view's).
-pub fn predict_voice_tta(
-    net: &VoiceNet,
-    mels: &[&LogMel],
-    tta: &VoiceTta,
-) -> Result<Vec<VoicePrediction>> {
-    if tta.is_plain() {
-        return predict_voice(net, mels);
-    }
-    let views = tta.views();
-    let embed_view = views
-        .iter()
-        .position(|&v| v == (1.0, 1.0))
-        .unwrap_or_default();
-    let mut out: Vec<VoicePrediction> = Vec::new();
-    let mut embeddings = Vec::new();
-    for (vi, &(rate, alpha)) in views.iter().enumerate() {
-        let viewed: Vec<LogMel> = mels
-            .iter()
-            .map(|m| {
-                let mut v = time_stretch(m, rate);
-                freq_warp(&mut v, alpha);
-                v
-            })
-            .collect();
-        let refs: Vec<&LogMel> = viewed.iter().collect();
-        let preds = predict_voice(net, &refs)?;
-        if vi == embed_view {
-            embeddings = preds.iter().map(|p| p.embedding.clone()).collect();
-        }
-        if out.is_empty() {
-            out = preds;
-        } else {
-            for (acc, p) in out.iter_mut().zip(&preds) {
-                add_probabilities(acc, p);
-            }
-        }
-    }
-    for (p, e) in out.iter_mut().zip(embeddings) {
-        scale_probabilities(p, 1.0 / views.len() as f32);
-        p.embedding = e;
-    }
-    Ok(out)
-}
-
-fn add_probabilities(acc: &mut VoicePrediction, p: &VoicePrediction) {
-    acc.gender[0] += p.gender[0];
-    acc.gender[1] += p.gender[1];
-    acc.emotion
-        .iter_mut()
-        .zip(&p.emotion)
-        .for_each(|(a, b)| *a += b);
-}
-
-fn scale_probabilities(p: &mut VoicePrediction, s: f32) {
-    p.gender.iter_mut().for_each(|v| *v *= s);
-    p.emotion.iter_mut().for_each(|v| *v *= s);
-}
-
-/// Averages the members' probabilities for each clip, each member scored with `tta` (the
-/// embedding is the first member's: independently trained members do not share an embedding
-/// space).
-pub fn predict_voice_members(
-    nets: &[VoiceNet],
-    mels: &[&LogMel],
-    tta: &VoiceTta,
-) -> Result<Vec<VoicePrediction>> {
-    let Some((first, rest)) = nets.split_first() else {
-        return Err(Error::InvalidConfig("no networks to predict with".into()));
-    };
-    let mut out = predict_voice_tta(first, mels, tta)?;
-    for net in rest {
-        for (acc, p) in out.iter_mut().zip(predict_voice_tta(net, mels, tta)?) {
-            add_probabilities(acc, &p);
-        }
-    }
-    let n = nets.len() as f32;
-    for p in &mut out {
-        scale_probabilities(p, 1.0 / n);
-    }
-    Ok(out)
 }
 
 /// Trains `cfg.members` networks, member `i` with seed `cfg.train.seed + i` (member 0 is what
