@@ -3,8 +3,10 @@
 //!
 //! * FER+: a folder such as `FER2013Train/` holding the 48x48 PNGs and `label.csv`, whose rows
 //!   are `file,"(x, y, w, h)",neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,
-//!   unknown,NF` with vote counts out of 10 (no header). [`FerPlusRecord::majority`] applies the
-//!   FER+ paper's majority rule; [`FerPlusRecord::vote_distribution`] gives the soft target.
+//!   unknown,NF` with vote counts out of 10 (no header). [`FERPLUS_COLUMNS`] names the vote
+//!   columns and [`Emotion::from_ferplus_column`] maps one to an emotion;
+//!   [`FerPlusRecord::majority`] applies the FER+ paper's majority rule;
+//!   [`FerPlusRecord::vote_distribution`] gives the soft target.
 //! * FairFace: `fairface_label_{train,val}.csv` with the header `file,age,gender,race,
 //!   service_test`; image paths are relative to the CSV's folder.
 
@@ -13,9 +15,52 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::csv_error;
-use crate::labels::{Emotion, Gender, FACE_EMOTIONS, FERPLUS_COLUMNS};
+use super::{csv_error, unknown_label, unmapped_label};
+use crate::labels::{Emotion, Gender, FACE_EMOTIONS};
 use crate::{Error, Result};
+
+const FERPLUS: &str = "FER+";
+
+/// The vote columns of FER+ `label.csv`, in file order (after the image name column).
+///
+/// The first eight map to [`FACE_EMOTIONS`] in the same order; `unknown` and `NF` (not a
+/// face) have no emotion.
+pub const FERPLUS_COLUMNS: [&str; 10] = [
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+];
+
+/// FER+ `label.csv` columns.
+impl Emotion {
+    /// Maps a FER+ `label.csv` vote column name (see [`FERPLUS_COLUMNS`]) to an emotion.
+    ///
+    /// Matching ignores case and surrounding whitespace. The columns `unknown` and `NF` (not a
+    /// face) are valid FER+ columns without an emotion and give [`Error::UnmappedLabel`] with
+    /// dataset `"FER+"`; any other name is [`Error::UnknownLabel`].
+    pub fn from_ferplus_column(column: &str) -> Result<Emotion> {
+        match column.trim().to_ascii_lowercase().as_str() {
+            "neutral" => Ok(Emotion::Neutral),
+            "happiness" => Ok(Emotion::Happy),
+            "surprise" => Ok(Emotion::Surprised),
+            "sadness" => Ok(Emotion::Sad),
+            "anger" => Ok(Emotion::Angry),
+            "disgust" => Ok(Emotion::Disgust),
+            "fear" => Ok(Emotion::Fearful),
+            "contempt" => Ok(Emotion::Contempt),
+            "unknown" => Err(unmapped_label(FERPLUS, "unknown")),
+            "nf" => Err(unmapped_label(FERPLUS, "NF")),
+            _ => Err(unknown_label(FERPLUS, column)),
+        }
+    }
+}
 
 /// One FER+ image with its ten vote counts (columns in [`FERPLUS_COLUMNS`] order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +270,7 @@ pub fn stratified_fairface_split(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::label_asserts::{assert_unknown, assert_unmapped};
 
     fn rec(votes: [u8; 10]) -> FerPlusRecord {
         FerPlusRecord {
@@ -359,5 +405,42 @@ mod tests {
         }
         assert_eq!(stratified_fairface_split(&recs, 0.1, 3).1, va);
         assert_ne!(stratified_fairface_split(&recs, 0.1, 4).1, va);
+    }
+
+    #[test]
+    fn ferplus_columns() {
+        for (col, e) in [
+            ("neutral", Emotion::Neutral),
+            ("happiness", Emotion::Happy),
+            ("surprise", Emotion::Surprised),
+            ("sadness", Emotion::Sad),
+            ("anger", Emotion::Angry),
+            ("disgust", Emotion::Disgust),
+            ("fear", Emotion::Fearful),
+            ("contempt", Emotion::Contempt),
+            (" Contempt ", Emotion::Contempt),
+        ] {
+            assert_eq!(Emotion::from_ferplus_column(col).unwrap(), e, "{col:?}");
+        }
+        assert_unmapped(Emotion::from_ferplus_column("unknown"), "FER+", "unknown");
+        assert_unmapped(Emotion::from_ferplus_column("NF"), "FER+", "NF");
+        assert_unmapped(Emotion::from_ferplus_column("nf"), "FER+", "NF");
+        for bad in ["", "calm", "happy", "Image name", "usage"] {
+            assert_unknown(Emotion::from_ferplus_column(bad), "FER+");
+        }
+        // Every listed column is either an emotion or explicitly unmapped.
+        for col in FERPLUS_COLUMNS {
+            match Emotion::from_ferplus_column(col) {
+                Ok(_) | Err(Error::UnmappedLabel { .. }) => {}
+                other => panic!("{col}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ferplus_columns_line_up_with_face_emotions() {
+        for (i, col) in FERPLUS_COLUMNS.iter().take(8).enumerate() {
+            assert_eq!(Emotion::from_ferplus_column(col).unwrap(), FACE_EMOTIONS[i]);
+        }
     }
 }

@@ -1,13 +1,204 @@
-//! The RAVDESS loader: labels come from the file names (`MM-VV-EE-II-SS-RR-AA.ext`), in any
-//! container, so the shared FLAC copy and the original WAV/MP4 distribution load alike.
+//! RAVDESS: its file names (`MM-VV-EE-II-SS-RR-AA.ext`, parsed by [`RavdessName`]) and the
+//! loader that labels recordings from them, in any container, so the shared FLAC copy and the
+//! original WAV/MP4 distribution load alike.
 
+use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{files_with_extensions, Sample, VOICE_EXTENSIONS};
-use crate::labels::{RavdessModality, RavdessName, VocalChannel};
+use super::{
+    file_stem, files_with_extensions, two_digits, unknown_label, Sample, VOICE_EXTENSIONS,
+};
+use crate::labels::{position, Emotion, Gender, RAVDESS_EMOTIONS};
 use crate::Result;
+
+const RAVDESS: &str = "RAVDESS";
+
+// ---------------------------------------------------------------------------------------------
+// File names
+// ---------------------------------------------------------------------------------------------
+
+/// RAVDESS emotion codes.
+impl Emotion {
+    /// Parses a RAVDESS emotion code, the third field of a RAVDESS file name: exactly two
+    /// digits `01` (neutral) to `08` (surprised), in the order of [`RAVDESS_EMOTIONS`].
+    ///
+    /// Surrounding whitespace is ignored. Any other code is
+    /// [`Error::UnknownLabel`](crate::Error::UnknownLabel) with dataset `"RAVDESS"`.
+    pub fn from_ravdess_code(code: &str) -> Result<Emotion> {
+        match two_digits(code.trim()) {
+            Some(n @ 1..=8) => Ok(RAVDESS_EMOTIONS[usize::from(n) - 1]),
+            _ => Err(unknown_label(RAVDESS, code)),
+        }
+    }
+
+    /// The two-digit RAVDESS code of this emotion (`"01"`..`"08"`), or `None` for contempt,
+    /// which RAVDESS does not use.
+    pub fn ravdess_code(self) -> Option<&'static str> {
+        const CODES: [&str; 8] = ["01", "02", "03", "04", "05", "06", "07", "08"];
+        position(&RAVDESS_EMOTIONS, self).map(|i| CODES[i])
+    }
+}
+
+/// RAVDESS modality, the first file-name field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RavdessModality {
+    /// `01`: full audio-video.
+    FullAudioVideo,
+    /// `02`: video only.
+    VideoOnly,
+    /// `03`: audio only.
+    AudioOnly,
+}
+
+/// RAVDESS vocal channel, the second file-name field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VocalChannel {
+    /// `01`: speech.
+    Speech,
+    /// `02`: song.
+    Song,
+}
+
+/// RAVDESS emotional intensity, the fourth file-name field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intensity {
+    /// `01`: normal intensity.
+    Normal,
+    /// `02`: strong intensity (never used with neutral).
+    Strong,
+}
+
+/// The fields of a RAVDESS file name `MM-VV-EE-II-SS-RR-AA.ext`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RavdessName {
+    /// Modality (`MM`).
+    pub modality: RavdessModality,
+    /// Vocal channel (`VV`).
+    pub vocal_channel: VocalChannel,
+    /// Emotion (`EE`, see [`Emotion::from_ravdess_code`]).
+    pub emotion: Emotion,
+    /// Emotional intensity (`II`).
+    pub intensity: Intensity,
+    /// Statement (`SS`): 1 ("Kids are talking by the door") or 2 ("Dogs are sitting by the
+    /// door").
+    pub statement: u8,
+    /// Repetition (`RR`): 1 or 2.
+    pub repetition: u8,
+    /// Actor (`AA`): 1 to 24; odd actors are male, even actors female.
+    pub actor: u8,
+}
+
+impl RavdessName {
+    /// Parses a RAVDESS file name, or a path ending in one, with any extension (or none):
+    /// `"x/Actor_01/03-01-07-02-02-01-01.flac"`, `"01-01-07-02-02-01-01.mp4"`.
+    ///
+    /// The name must have exactly seven `-`-separated fields of two digits each, every one in
+    /// range. Combinations RAVDESS never recorded are rejected too: neutral with strong
+    /// intensity, and song with disgust or surprised (RAVDESS song covers only neutral, calm,
+    /// happy, sad, angry and fearful). Every failure is
+    /// [`Error::UnknownLabel`](crate::Error::UnknownLabel) with dataset `"RAVDESS"` and the file
+    /// name without directories and extension as the code.
+    pub fn parse(file_name_or_path: &str) -> Result<RavdessName> {
+        let stem = file_stem(file_name_or_path);
+        let err = || unknown_label(RAVDESS, stem);
+
+        let mut fields = [0u8; 7];
+        let mut parts = stem.split('-');
+        for field in fields.iter_mut() {
+            *field = parts.next().and_then(two_digits).ok_or_else(err)?;
+        }
+        if parts.next().is_some() {
+            return Err(err());
+        }
+        let [mm, vv, ee, ii, ss, rr, aa] = fields;
+
+        let modality = match mm {
+            1 => RavdessModality::FullAudioVideo,
+            2 => RavdessModality::VideoOnly,
+            3 => RavdessModality::AudioOnly,
+            _ => return Err(err()),
+        };
+        let vocal_channel = match vv {
+            1 => VocalChannel::Speech,
+            2 => VocalChannel::Song,
+            _ => return Err(err()),
+        };
+        let emotion = match ee {
+            1..=8 => RAVDESS_EMOTIONS[usize::from(ee) - 1],
+            _ => return Err(err()),
+        };
+        let intensity = match ii {
+            1 => Intensity::Normal,
+            2 => Intensity::Strong,
+            _ => return Err(err()),
+        };
+        if !matches!(ss, 1 | 2) || !matches!(rr, 1 | 2) || !(1..=24).contains(&aa) {
+            return Err(err());
+        }
+        if emotion == Emotion::Neutral && intensity == Intensity::Strong {
+            return Err(err());
+        }
+        if vocal_channel == VocalChannel::Song
+            && matches!(emotion, Emotion::Disgust | Emotion::Surprised)
+        {
+            return Err(err());
+        }
+
+        Ok(RavdessName {
+            modality,
+            vocal_channel,
+            emotion,
+            intensity,
+            statement: ss,
+            repetition: rr,
+            actor: aa,
+        })
+    }
+
+    /// The actor's perceived gender as labelled by RAVDESS: odd actor numbers are male, even
+    /// ones female.
+    pub fn gender(&self) -> Gender {
+        if self.actor % 2 == 1 {
+            Gender::Male
+        } else {
+            Gender::Female
+        }
+    }
+}
+
+impl fmt::Display for RavdessName {
+    /// Writes the file stem, for example `03-01-07-02-02-01-01`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mm = match self.modality {
+            RavdessModality::FullAudioVideo => 1,
+            RavdessModality::VideoOnly => 2,
+            RavdessModality::AudioOnly => 3,
+        };
+        let vv = match self.vocal_channel {
+            VocalChannel::Speech => 1,
+            VocalChannel::Song => 2,
+        };
+        let ee = self.emotion.ravdess_code().unwrap_or("??");
+        let ii = match self.intensity {
+            Intensity::Normal => 1,
+            Intensity::Strong => 2,
+        };
+        write!(
+            f,
+            "{mm:02}-{vv:02}-{ee}-{ii:02}-{:02}-{:02}-{:02}",
+            self.statement, self.repetition, self.actor
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loader
+// ---------------------------------------------------------------------------------------------
 
 /// Which RAVDESS recordings to load. `None` fields accept everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,7 +263,8 @@ pub fn load_ravdess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::{Emotion, Gender};
+    use crate::data::label_asserts::assert_unknown;
+    use crate::Error;
 
     #[test]
     fn loads_and_filters_by_name() {
@@ -113,5 +305,151 @@ mod tests {
         };
         assert_eq!(load_ravdess(&dir, &only2).unwrap().len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // --- File names ---------------------------------------------------------------------------
+
+    #[test]
+    fn ravdess_emotion_codes() {
+        let want = [
+            ("01", Emotion::Neutral),
+            ("02", Emotion::Calm),
+            ("03", Emotion::Happy),
+            ("04", Emotion::Sad),
+            ("05", Emotion::Angry),
+            ("06", Emotion::Fearful),
+            ("07", Emotion::Disgust),
+            ("08", Emotion::Surprised),
+        ];
+        for (code, e) in want {
+            assert_eq!(Emotion::from_ravdess_code(code).unwrap(), e);
+            assert_eq!(e.ravdess_code(), Some(code));
+        }
+        assert_eq!(Emotion::Contempt.ravdess_code(), None);
+        for bad in ["00", "09", "1", "001", "x1", "", "+1", "10"] {
+            assert_unknown(Emotion::from_ravdess_code(bad), "RAVDESS");
+        }
+    }
+
+    #[test]
+    fn ravdess_name_parses_paths_and_extensions() {
+        let r = RavdessName::parse("x/Actor_01/03-01-07-02-02-01-01.flac").unwrap();
+        assert_eq!(
+            r,
+            RavdessName {
+                modality: RavdessModality::AudioOnly,
+                vocal_channel: VocalChannel::Speech,
+                emotion: Emotion::Disgust,
+                intensity: Intensity::Strong,
+                statement: 2,
+                repetition: 1,
+                actor: 1,
+            }
+        );
+        assert_eq!(r.gender(), Gender::Male);
+        assert_eq!(r.to_string(), "03-01-07-02-02-01-01");
+
+        let v = RavdessName::parse("01-01-07-02-02-01-01.mp4").unwrap();
+        assert_eq!(v.modality, RavdessModality::FullAudioVideo);
+
+        let w = RavdessName::parse(r"C:\data\Actor_24\02-02-01-01-01-02-24.mp4").unwrap();
+        assert_eq!(w.modality, RavdessModality::VideoOnly);
+        assert_eq!(w.vocal_channel, VocalChannel::Song);
+        assert_eq!(w.emotion, Emotion::Neutral);
+        assert_eq!(w.intensity, Intensity::Normal);
+        assert_eq!(w.repetition, 2);
+        assert_eq!(w.actor, 24);
+        assert_eq!(w.gender(), Gender::Female);
+
+        // No extension is fine too.
+        assert!(RavdessName::parse("03-01-05-01-01-01-12").is_ok());
+    }
+
+    #[test]
+    fn ravdess_name_display_round_trip() {
+        for name in [
+            "03-01-07-02-02-01-01",
+            "01-02-06-02-01-02-18",
+            "02-01-08-01-02-02-24",
+        ] {
+            assert_eq!(RavdessName::parse(name).unwrap().to_string(), name);
+        }
+    }
+
+    #[test]
+    fn ravdess_neutral_strong_is_rejected() {
+        match RavdessName::parse("03-01-01-02-01-01-01.wav") {
+            Err(Error::UnknownLabel { dataset, code }) => {
+                assert_eq!(dataset, "RAVDESS");
+                assert_eq!(code, "03-01-01-02-01-01-01");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Neutral at normal intensity and calm at strong intensity are fine.
+        assert!(RavdessName::parse("03-01-01-01-01-01-01.wav").is_ok());
+        assert!(RavdessName::parse("03-01-02-02-01-01-01.wav").is_ok());
+    }
+
+    #[test]
+    fn ravdess_song_without_disgust_or_surprise() {
+        assert!(RavdessName::parse("03-02-06-02-01-01-01.wav").is_ok());
+        assert_unknown(RavdessName::parse("03-02-07-01-01-01-01.wav"), "RAVDESS");
+        assert_unknown(RavdessName::parse("03-02-08-01-01-01-01.wav"), "RAVDESS");
+    }
+
+    #[test]
+    fn ravdess_name_rejects_malformed() {
+        for bad in [
+            "",
+            "dir/",
+            "03-01-07-02-02-01.wav",       // six fields
+            "03-01-07-02-02-01-01-01.wav", // eight fields
+            "03-01-07-02-02-01-1.wav",     // one digit
+            "03-01-07-02-02-01-001.wav",   // three digits
+            "03-01-0x-02-02-01-01.wav",    // non-numeric
+            "03-01-07-02-02-01-+1.wav",
+            "03_01_07_02_02_01_01.wav", // wrong separator
+            "00-01-07-02-02-01-01.wav", // modality
+            "04-01-07-02-02-01-01.wav",
+            "03-00-07-02-02-01-01.wav", // vocal channel
+            "03-03-07-02-02-01-01.wav",
+            "03-01-00-02-02-01-01.wav", // emotion
+            "03-01-09-02-02-01-01.wav",
+            "03-01-07-00-02-01-01.wav", // intensity
+            "03-01-07-03-02-01-01.wav",
+            "03-01-07-02-00-01-01.wav", // statement
+            "03-01-07-02-03-01-01.wav",
+            "03-01-07-02-02-00-01.wav", // repetition
+            "03-01-07-02-02-03-01.wav",
+            "03-01-07-02-02-01-00.wav", // actor
+            "03-01-07-02-02-01-25.wav",
+            "03-01-07-02-02-01-01-.wav",
+            " 03-01-07-02-02-01-01.wav",
+        ] {
+            assert_unknown(RavdessName::parse(bad), "RAVDESS");
+        }
+    }
+
+    #[test]
+    fn ravdess_gender_from_actor_parity() {
+        for actor in 1..=24u8 {
+            let r = RavdessName::parse(&format!("03-01-03-01-01-01-{actor:02}.wav")).unwrap();
+            let want = if actor % 2 == 1 {
+                Gender::Male
+            } else {
+                Gender::Female
+            };
+            assert_eq!(r.gender(), want, "actor {actor}");
+        }
+    }
+
+    #[test]
+    fn ravdess_name_serde_round_trip() {
+        let r = RavdessName::parse("03-02-06-02-01-02-18.wav").unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"audio_only\""), "{json}");
+        assert!(json.contains("\"song\""), "{json}");
+        assert!(json.contains("\"fearful\""), "{json}");
+        assert_eq!(serde_json::from_str::<RavdessName>(&json).unwrap(), r);
     }
 }

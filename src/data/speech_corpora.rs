@@ -1,17 +1,268 @@
-//! Loaders for the CREMA-D and Berlin EmoDB naming schemes.
+//! CREMA-D and Berlin EmoDB: their label codes and file names ([`CremaDName`], [`EmoDbName`])
+//! and the loaders that label recordings from them.
 //!
-//! Both return the samples they could label plus a [`LoadReport`] that counts what they had to
-//! leave out, so a user sees, for example, that EmoDB's boredom recordings were skipped because
-//! facevox has no such emotion (they are never renamed into another class).
+//! Both loaders return the samples they could label plus a [`LoadReport`] that counts what
+//! they had to leave out, so a user sees, for example, that EmoDB's boredom recordings were
+//! skipped because facevox has no such emotion (they are never renamed into another class).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{files_with_extensions, Sample, VOICE_EXTENSIONS};
-use crate::labels::{CremaDName, EmoDbName, Gender};
+use super::{
+    file_stem, files_with_extensions, two_digits, unknown_label, unmapped_label, Sample,
+    VOICE_EXTENSIONS,
+};
+use crate::labels::{Emotion, Gender};
 use crate::{Error, Result};
+
+const CREMA_D: &str = "CREMA-D";
+const EMODB: &str = "EmoDB";
+
+// ---------------------------------------------------------------------------------------------
+// CREMA-D file names
+// ---------------------------------------------------------------------------------------------
+
+/// CREMA-D emotion codes.
+impl Emotion {
+    /// Parses a CREMA-D emotion code: `ANG`, `DIS`, `FEA`, `HAP`, `NEU` or `SAD`.
+    ///
+    /// Matching ignores case and surrounding whitespace. Any other code is
+    /// [`Error::UnknownLabel`] with dataset `"CREMA-D"`.
+    pub fn from_crema_d_code(code: &str) -> Result<Emotion> {
+        match code.trim().to_ascii_uppercase().as_str() {
+            "ANG" => Ok(Emotion::Angry),
+            "DIS" => Ok(Emotion::Disgust),
+            "FEA" => Ok(Emotion::Fearful),
+            "HAP" => Ok(Emotion::Happy),
+            "NEU" => Ok(Emotion::Neutral),
+            "SAD" => Ok(Emotion::Sad),
+            _ => Err(unknown_label(CREMA_D, code)),
+        }
+    }
+}
+
+/// The twelve CREMA-D sentence codes.
+pub const CREMA_D_SENTENCES: [&str; 12] = [
+    "IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI",
+];
+
+/// CREMA-D emotion level, the last file-name field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CremaDLevel {
+    /// `LO`: low.
+    Low,
+    /// `MD`: medium.
+    Medium,
+    /// `HI`: high.
+    High,
+    /// `XX`: unspecified.
+    Unspecified,
+}
+
+/// The fields of a CREMA-D file name `AAAA_SSS_EEE_LL.ext`, for example `1001_DFA_ANG_XX.wav`.
+///
+/// CREMA-D records speaker gender in a separate demographics file, so no gender is derived
+/// from the name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CremaDName {
+    /// Actor id, 1001 to 1091.
+    pub actor: u16,
+    /// Sentence code, one of [`CREMA_D_SENTENCES`] (upper case).
+    pub sentence: String,
+    /// Emotion (see [`Emotion::from_crema_d_code`]).
+    pub emotion: Emotion,
+    /// Emotion level.
+    pub level: CremaDLevel,
+}
+
+impl CremaDName {
+    /// Parses a CREMA-D file name, or a path ending in one, with any extension (or none).
+    ///
+    /// The name must have exactly four `_`-separated fields: a four-digit actor id from 1001
+    /// to 1091, one of the [`CREMA_D_SENTENCES`], an emotion code and a level (`LO`, `MD`,
+    /// `HI` or `XX`). Letter fields are matched case-insensitively. Every failure is
+    /// [`Error::UnknownLabel`] with dataset `"CREMA-D"` and the file name without directories
+    /// and extension as the code.
+    pub fn parse(file_name_or_path: &str) -> Result<CremaDName> {
+        let stem = file_stem(file_name_or_path);
+        let err = || unknown_label(CREMA_D, stem);
+
+        let parts: Vec<&str> = stem.split('_').collect();
+        let [actor, sentence, emotion, level] = parts.as_slice() else {
+            return Err(err());
+        };
+
+        if actor.len() != 4 || !actor.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let actor: u16 = actor.parse().map_err(|_| err())?;
+        if !(1001..=1091).contains(&actor) {
+            return Err(err());
+        }
+
+        let sentence = sentence.to_ascii_uppercase();
+        if !CREMA_D_SENTENCES.contains(&sentence.as_str()) {
+            return Err(err());
+        }
+
+        if emotion.trim() != *emotion {
+            return Err(err());
+        }
+        let emotion = Emotion::from_crema_d_code(emotion).map_err(|_| err())?;
+
+        let level = match level.to_ascii_uppercase().as_str() {
+            "LO" => CremaDLevel::Low,
+            "MD" => CremaDLevel::Medium,
+            "HI" => CremaDLevel::High,
+            "XX" => CremaDLevel::Unspecified,
+            _ => return Err(err()),
+        };
+
+        Ok(CremaDName {
+            actor,
+            sentence,
+            emotion,
+            level,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Berlin EmoDB file names
+// ---------------------------------------------------------------------------------------------
+
+/// Berlin EmoDB emotion codes.
+impl Emotion {
+    /// Parses a Berlin EmoDB emotion letter (the German initial), case-insensitively:
+    /// `W` (Wut, angry), `E` (Ekel, disgust), `A` (Angst, fearful), `F` (Freude, happy),
+    /// `T` (Trauer, sad), `N` (neutral).
+    ///
+    /// `L` (Langeweile, boredom) is a valid EmoDB code without a facevox emotion and gives
+    /// [`Error::UnmappedLabel`] `{ dataset: "EmoDB", code: "L" }`. Any other letter is
+    /// [`Error::UnknownLabel`]. See [`Emotion::from_emodb_code`] for string input.
+    pub fn from_emodb_letter(letter: char) -> Result<Emotion> {
+        match letter.to_ascii_uppercase() {
+            'W' => Ok(Emotion::Angry),
+            'E' => Ok(Emotion::Disgust),
+            'A' => Ok(Emotion::Fearful),
+            'F' => Ok(Emotion::Happy),
+            'T' => Ok(Emotion::Sad),
+            'N' => Ok(Emotion::Neutral),
+            'L' => Err(unmapped_label(EMODB, "L")),
+            _ => Err(unknown_label(EMODB, letter)),
+        }
+    }
+
+    /// Parses a Berlin EmoDB emotion code given as a string of one letter (surrounding
+    /// whitespace ignored); otherwise the same as [`Emotion::from_emodb_letter`]. A string
+    /// that is not exactly one letter is [`Error::UnknownLabel`].
+    pub fn from_emodb_code(code: &str) -> Result<Emotion> {
+        let mut chars = code.trim().chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Emotion::from_emodb_letter(c),
+            _ => Err(unknown_label(EMODB, code)),
+        }
+    }
+}
+
+/// The ten Berlin EmoDB speakers and their perceived gender as labelled by the dataset.
+pub const EMODB_SPEAKERS: [(u8, Gender); 10] = [
+    (3, Gender::Male),
+    (8, Gender::Female),
+    (9, Gender::Female),
+    (10, Gender::Male),
+    (11, Gender::Male),
+    (12, Gender::Male),
+    (13, Gender::Female),
+    (14, Gender::Female),
+    (15, Gender::Male),
+    (16, Gender::Female),
+];
+
+/// The ten Berlin EmoDB text codes.
+pub const EMODB_TEXTS: [&str; 10] = [
+    "a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10",
+];
+
+/// The fields of a Berlin EmoDB file name `SSTTTEV.ext`, for example `03a01Fa.wav`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EmoDbName {
+    /// Speaker number, one of those in [`EMODB_SPEAKERS`].
+    pub speaker: u8,
+    /// Text code, one of [`EMODB_TEXTS`] (lower case).
+    pub text: String,
+    /// Emotion (see [`Emotion::from_emodb_letter`]).
+    pub emotion: Emotion,
+    /// Version letter (`a`, `b`, ...), lower case.
+    pub version: char,
+}
+
+impl EmoDbName {
+    /// Parses a Berlin EmoDB file name, or a path ending in one, with any extension (or none).
+    ///
+    /// The stem must be seven characters: a two-digit speaker from [`EMODB_SPEAKERS`], a text
+    /// code from [`EMODB_TEXTS`], the emotion letter at index 5 and an ASCII version letter.
+    /// Letters are matched case-insensitively. A malformed name is [`Error::UnknownLabel`]
+    /// with dataset `"EmoDB"` and the file name without directories and extension as the code;
+    /// a well-formed boredom recording (`L`) is [`Error::UnmappedLabel`]
+    /// `{ dataset: "EmoDB", code: "L" }`, so callers can skip those files deliberately.
+    pub fn parse(file_name_or_path: &str) -> Result<EmoDbName> {
+        let stem = file_stem(file_name_or_path);
+        let err = || unknown_label(EMODB, stem);
+
+        if stem.len() != 7 || !stem.is_ascii() {
+            return Err(err());
+        }
+        let speaker = two_digits(&stem[0..2]).ok_or_else(err)?;
+        if emodb_speaker_gender(speaker).is_none() {
+            return Err(err());
+        }
+        let text = stem[2..5].to_ascii_lowercase();
+        if !EMODB_TEXTS.contains(&text.as_str()) {
+            return Err(err());
+        }
+        let bytes = stem.as_bytes();
+        let version = char::from(bytes[6]);
+        if !version.is_ascii_alphabetic() {
+            return Err(err());
+        }
+        let emotion = Emotion::from_emodb_letter(char::from(bytes[5])).map_err(|e| match e {
+            Error::UnmappedLabel { .. } => e,
+            _ => err(),
+        })?;
+
+        Ok(EmoDbName {
+            speaker,
+            text,
+            emotion,
+            version: version.to_ascii_lowercase(),
+        })
+    }
+
+    /// The speaker's perceived gender as labelled by EmoDB (see [`EMODB_SPEAKERS`]).
+    ///
+    /// Always `Some` for a name returned by [`EmoDbName::parse`]; `None` only for a value
+    /// built by hand with a speaker number EmoDB does not have.
+    pub fn gender(&self) -> Option<Gender> {
+        emodb_speaker_gender(self.speaker)
+    }
+}
+
+/// The perceived gender EmoDB labels `speaker` with (see [`EMODB_SPEAKERS`]), or `None` for a
+/// number that is not an EmoDB speaker.
+pub fn emodb_speaker_gender(speaker: u8) -> Option<Gender> {
+    EMODB_SPEAKERS
+        .iter()
+        .find(|&&(s, _)| s == speaker)
+        .map(|&(_, g)| g)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loaders
+// ---------------------------------------------------------------------------------------------
 
 /// What a loader skipped, and why.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,7 +355,7 @@ pub fn load_emodb(dir: impl AsRef<Path>) -> Result<(Vec<Sample>, LoadReport)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::Emotion;
+    use crate::data::label_asserts::{assert_unknown, assert_unmapped};
 
     fn touch(dir: &Path, names: &[&str]) {
         std::fs::create_dir_all(dir).unwrap();
@@ -152,5 +403,195 @@ mod tests {
         assert_eq!(samples[1].emotion, Some(Emotion::Sad));
         assert_eq!(samples[1].gender, Some(Gender::Female));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // --- CREMA-D ------------------------------------------------------------------------------
+
+    #[test]
+    fn crema_d_codes() {
+        for (code, e) in [
+            ("ANG", Emotion::Angry),
+            ("DIS", Emotion::Disgust),
+            ("FEA", Emotion::Fearful),
+            ("HAP", Emotion::Happy),
+            ("NEU", Emotion::Neutral),
+            ("SAD", Emotion::Sad),
+            ("sad", Emotion::Sad),
+        ] {
+            assert_eq!(Emotion::from_crema_d_code(code).unwrap(), e);
+        }
+        for bad in ["", "SUR", "AN", "ANGR", "CAL"] {
+            assert_unknown(Emotion::from_crema_d_code(bad), "CREMA-D");
+        }
+    }
+
+    #[test]
+    fn crema_d_name_parses() {
+        let c = CremaDName::parse("AudioWAV/1001_DFA_ANG_XX.wav").unwrap();
+        assert_eq!(
+            c,
+            CremaDName {
+                actor: 1001,
+                sentence: "DFA".to_string(),
+                emotion: Emotion::Angry,
+                level: CremaDLevel::Unspecified,
+            }
+        );
+        let c = CremaDName::parse("1091_IEO_HAP_HI.mp3").unwrap();
+        assert_eq!(c.actor, 1091);
+        assert_eq!(c.sentence, "IEO");
+        assert_eq!(c.emotion, Emotion::Happy);
+        assert_eq!(c.level, CremaDLevel::High);
+        assert_eq!(
+            CremaDName::parse("1050_IEO_SAD_LO").unwrap().level,
+            CremaDLevel::Low
+        );
+        assert_eq!(
+            CremaDName::parse("1050_IEO_FEA_MD.flv").unwrap().level,
+            CremaDLevel::Medium
+        );
+    }
+
+    #[test]
+    fn crema_d_name_rejects_malformed() {
+        for bad in [
+            "",
+            "1001_DFA_ANG.wav",
+            "1001_DFA_ANG_XX_YY.wav",
+            "1000_DFA_ANG_XX.wav",
+            "1092_DFA_ANG_XX.wav",
+            "101_DFA_ANG_XX.wav",
+            "+101_DFA_ANG_XX.wav",
+            "1001_ABC_ANG_XX.wav",
+            "1001_DF_ANG_XX.wav",
+            "1001_DFA_SUR_XX.wav",
+            "1001_DFA_ANG_ZZ.wav",
+            "1001-DFA-ANG-XX.wav",
+            "1001_DFA_ ANG_XX.wav",
+        ] {
+            match CremaDName::parse(bad) {
+                Err(Error::UnknownLabel { dataset, code }) => {
+                    assert_eq!(dataset, "CREMA-D");
+                    assert!(!code.ends_with(".wav"), "{code}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    // --- EmoDB --------------------------------------------------------------------------------
+
+    #[test]
+    fn emodb_codes() {
+        for (code, e) in [
+            ("W", Emotion::Angry),
+            ("E", Emotion::Disgust),
+            ("A", Emotion::Fearful),
+            ("F", Emotion::Happy),
+            ("T", Emotion::Sad),
+            ("N", Emotion::Neutral),
+            ("n", Emotion::Neutral),
+        ] {
+            assert_eq!(Emotion::from_emodb_code(code).unwrap(), e);
+            let c = code.chars().next().unwrap();
+            assert_eq!(Emotion::from_emodb_letter(c).unwrap(), e);
+        }
+        for bad in ["", "X", "WW", "B", "1"] {
+            assert_unknown(Emotion::from_emodb_code(bad), "EmoDB");
+        }
+        assert_unknown(Emotion::from_emodb_letter('Z'), "EmoDB");
+    }
+
+    #[test]
+    fn emodb_boredom_is_unmapped() {
+        assert_unmapped(Emotion::from_emodb_code("L"), "EmoDB", "L");
+        assert_unmapped(Emotion::from_emodb_letter('L'), "EmoDB", "L");
+        assert_unmapped(Emotion::from_emodb_letter('l'), "EmoDB", "L");
+        assert_unmapped(EmoDbName::parse("wav/03a01La.wav"), "EmoDB", "L");
+        // A malformed name is UnknownLabel even when it carries an L.
+        assert_unknown(EmoDbName::parse("99a01La.wav"), "EmoDB");
+    }
+
+    #[test]
+    fn emodb_name_parses() {
+        let m = EmoDbName::parse("wav/03a01Fa.wav").unwrap();
+        assert_eq!(
+            m,
+            EmoDbName {
+                speaker: 3,
+                text: "a01".to_string(),
+                emotion: Emotion::Happy,
+                version: 'a',
+            }
+        );
+        assert_eq!(m.gender(), Some(Gender::Male));
+
+        let m = EmoDbName::parse("16b10Tb.wav").unwrap();
+        assert_eq!(m.speaker, 16);
+        assert_eq!(m.text, "b10");
+        assert_eq!(m.emotion, Emotion::Sad);
+        assert_eq!(m.version, 'b');
+        assert_eq!(m.gender(), Some(Gender::Female));
+
+        assert_eq!(EmoDbName::parse("11b03Wc").unwrap().emotion, Emotion::Angry);
+    }
+
+    #[test]
+    fn emodb_speaker_genders() {
+        let want = [
+            (3, Gender::Male),
+            (8, Gender::Female),
+            (9, Gender::Female),
+            (10, Gender::Male),
+            (11, Gender::Male),
+            (12, Gender::Male),
+            (13, Gender::Female),
+            (14, Gender::Female),
+            (15, Gender::Male),
+            (16, Gender::Female),
+        ];
+        for (speaker, g) in want {
+            let m = EmoDbName::parse(&format!("{speaker:02}a02Na.wav")).unwrap();
+            assert_eq!(m.gender(), Some(g), "speaker {speaker}");
+            assert_eq!(emodb_speaker_gender(speaker), Some(g));
+        }
+        assert_eq!(emodb_speaker_gender(1), None);
+        let hand_built = EmoDbName {
+            speaker: 4,
+            text: "a01".to_string(),
+            emotion: Emotion::Sad,
+            version: 'a',
+        };
+        assert_eq!(hand_built.gender(), None);
+    }
+
+    #[test]
+    fn emodb_name_rejects_malformed() {
+        for bad in [
+            "",
+            "03a01F.wav",   // too short
+            "03a01Faa.wav", // too long
+            "01a01Fa.wav",  // not a speaker
+            "3xa01Fa.wav",  // non-numeric speaker
+            "03a03Fa.wav",  // not a text code
+            "03c01Fa.wav",
+            "03a01Xa.wav", // not an emotion
+            "03a01F1.wav", // version not a letter
+            "03a01Fä.wav", // non-ASCII
+            "03-a01-F-a.wav",
+        ] {
+            assert_unknown(EmoDbName::parse(bad), "EmoDB");
+        }
+    }
+
+    #[test]
+    fn crema_d_and_emodb_names_serde_round_trip() {
+        let c = CremaDName::parse("1001_DFA_ANG_XX.wav").unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<CremaDName>(&json).unwrap(), c);
+
+        let m = EmoDbName::parse("03a01Fa.wav").unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<EmoDbName>(&json).unwrap(), m);
     }
 }
