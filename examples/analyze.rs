@@ -9,10 +9,11 @@
 //! Each branch runs on the modality the input has: the voice branch on audio (a video's audio
 //! track), the face branch on a picture or on a video's frames (5 per second, faces followed,
 //! probabilities averaged). Both results are printed side by side; a branch that cannot run
-//! (no face found, no audio track) says why. Late fusion of the two follows.
+//! (no face found, no audio track) says why. Late fusion of the two is not built yet.
 
 use std::path::{Path, PathBuf};
 
+use facevox::vision::media_kind;
 use facevox::{EmotionPrediction, GenderPrediction};
 use facevox::{FaceAnalysis, FaceAnalyzer, VoiceAnalysis, VoiceAnalyzer};
 
@@ -38,22 +39,9 @@ fn main() {
     }
 }
 
-/// What the input holds, from its extension.
-fn modalities(path: &Path) -> (bool, bool) {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "mp4" | "m4v" | "mov" | "3gp" => (true, true),
-        "png" | "jpg" | "jpeg" | "bmp" | "webp" | "gif" | "tif" | "tiff" => (false, true),
-        _ => (true, false),
-    }
-}
-
 fn run(input: &Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let (has_voice, has_face) = modalities(input);
+    let kind = media_kind(input);
+    let (has_voice, has_face) = (kind.has_voice(), kind.has_face());
     let voice: Option<facevox::Result<VoiceAnalysis>> =
         has_voice.then(|| VoiceAnalyzer::new().and_then(|a| a.analyze_file(input)));
     let face: Option<facevox::Result<FaceAnalysis>> =

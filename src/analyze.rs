@@ -21,7 +21,10 @@ use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
 use crate::model::{FaceModelFile, FacePredictor, Prediction, VoiceModelFile, VoicePredictor};
 use crate::models::{default_source, embedded_face, embedded_voice, DefaultSource};
-use crate::vision::{load_image, video_face_crops, ClipConfig, FaceCrop, FaceCropper, RgbImage};
+use crate::vision::{
+    load_image, media_kind, video_face_crops, ClipConfig, FaceCrop, FaceCropper, MediaKind,
+    RgbImage,
+};
 use crate::{Error, Result};
 
 /// A perceived-gender prediction: the more likely label and its probability.
@@ -219,9 +222,6 @@ pub struct FaceAnalyzer {
     predictor: FacePredictor,
 }
 
-/// Extensions read as video (the face of every sampled frame is analysed).
-const VIDEO_EXTENSIONS: [&str; 4] = ["mp4", "m4v", "mov", "3gp"];
-
 impl FaceAnalyzer {
     /// The shipped face model: from the directory `FACEVOX_MODELS` names when set, else the
     /// copy compiled into the library (see [`models`](crate::models)).
@@ -269,11 +269,7 @@ impl FaceAnalyzer {
         allowed: Option<&[Emotion]>,
     ) -> Result<FaceAnalysis> {
         let path = path.as_ref();
-        let is_video = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        if is_video {
+        if media_kind(path) == MediaKind::Video {
             let mut views = self.predictor.crops().to_vec();
             let config = ClipConfig {
                 crop: views.remove(0),
@@ -362,3 +358,10 @@ impl FaceAnalyzer {
         })
     }
 }
+
+/// Both analyzers can be shared between threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<VoiceAnalyzer>();
+    send_sync::<FaceAnalyzer>();
+};

@@ -37,6 +37,7 @@ pub mod augment;
 pub mod crop;
 pub mod detect;
 pub mod image_io;
+mod media;
 mod mp4;
 pub mod track;
 pub mod video;
@@ -53,6 +54,7 @@ pub use crop::{
 pub use detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector, SeetaRetryConfig};
 pub use image::{GrayImage, RgbImage};
 pub use image_io::{decode_image, decode_image_with, load_image, load_image_with, ImageLimits};
+pub use media::{media_kind, MediaKind, PICTURE_EXTENSIONS, VIDEO_EXTENSIONS};
 pub use track::{
     folder_face_crops, track_faces, video_face_crops, ClipConfig, FaceTracker, FrameFace,
     TrackerConfig,

@@ -452,9 +452,6 @@ fn yuv420_to_rgb_scalar(yuv: &impl YUVSource) -> RgbImage {
     RgbImage::from_raw(w as u32, h as u32, out).expect("buffer sized for the frame")
 }
 
-/// Image file extensions read from frame folders.
-const FRAME_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
-
 /// Reads a clip stored as a folder of frame images, `fps` frames per second, in natural file
 /// name order (`frame2.png` before `frame10.png`). Only the frames `config` keeps are decoded.
 pub fn frames_from_folder(
@@ -474,9 +471,9 @@ pub fn frames_from_folder(
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| FRAME_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    super::PICTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                })
         })
         .collect();
     if files.is_empty() {
