@@ -17,21 +17,18 @@
 //! (`report.json`) has emotion accuracy with per-class recall and the confusion matrix, gender
 //! accuracy per race group, per gender and per age group, and the stills.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
 use facevox::labels::{Emotion, Gender};
 use facevox::model::{FaceModelFile, FacePredictor, Prediction, TestTimeViews};
-use facevox::training::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
 use facevox::training::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
-use facevox::training::rng::SeededRng;
 use facevox::training::{
-    face_validation_metrics, fairface_examples, ferplus_examples, train_face, FaceExample,
-    FaceTrainingConfig,
+    accuracy_by_group, face_splits, face_validation_metrics, group_gap, prediction_rows,
+    train_face, FaceExample, FaceSplitConfig, FaceSplits, FaceTrainingConfig,
 };
-use facevox::vision::{load_image, CropConfig, FaceCropper, FaceSource, RgbImage};
+use facevox::vision::{load_image, FaceCropper, FaceSource, RgbImage};
 
 // See examples/train.rs: mimalloc keeps activation buffers in process between steps.
 #[global_allocator]
@@ -97,159 +94,8 @@ fn main() {
     }
 }
 
-/// Accuracy and count of `hits` among `pairs` of (truth, prediction).
-fn accuracy(pairs: &[(usize, usize)]) -> serde_json::Value {
-    let hits = pairs.iter().filter(|(t, p)| t == p).count();
-    serde_json::json!({
-        "n": pairs.len(),
-        "accuracy": if pairs.is_empty() { f64::NAN } else { hits as f64 / pairs.len() as f64 },
-    })
-}
-
-/// Accuracy of `pairs` (truth, prediction) per group, `keys` naming each pair's group.
-fn accuracy_by(
-    pairs: &[(usize, usize)],
-    keys: impl Iterator<Item = String>,
-) -> BTreeMap<String, serde_json::Value> {
-    let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-    for (key, &pair) in keys.zip(pairs) {
-        groups.entry(key).or_default().push(pair);
-    }
-    groups.into_iter().map(|(k, v)| (k, accuracy(&v))).collect()
-}
-
-/// One line of `predictions.jsonl` per face.
-fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[Prediction]) -> String {
-    let mut out = String::new();
-    for (e, p) in examples.iter().zip(preds) {
-        let row = serde_json::json!({"split": split, "gender": p.gender, "emotion": p.emotion,
-            "label_gender": e.gender, "label_emotion": e.emotion, "group": e.group, "age": e.age});
-        out += &row.to_string();
-        out.push('\n');
-    }
-    out
-}
-
 fn argmax(v: &[f32]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
-}
-
-/// The examples of every split, cropped with one crop config.
-struct Splits {
-    train: Vec<FaceExample>,
-    select: Vec<FaceExample>,
-    fer_valid: Vec<FaceExample>,
-    ff_test: Vec<FaceExample>,
-    report: serde_json::Map<String, serde_json::Value>,
-    /// Every image left out (no face, unreadable), in order: crops made with other configs
-    /// list the same faces exactly when these agree.
-    skipped: Vec<PathBuf>,
-}
-
-/// Loads and crops every split with `crop` (the splits depend only on the seeds).
-fn load_splits(
-    args: &Args,
-    crop: &CropConfig,
-    soft: bool,
-) -> Result<Splits, Box<dyn std::error::Error>> {
-    let mut split_rng = SeededRng::new(args.split_seed);
-    let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
-        if let Some(n) = args.max_train {
-            rng.shuffle(&mut v);
-            v.truncate(n);
-        }
-        v
-    };
-
-    let (mut train, mut select) = (Vec::new(), Vec::new());
-    let mut fer_valid = Vec::new();
-    let mut ff_test = Vec::new();
-    let mut data_report = serde_json::Map::new();
-    let mut left_out: Vec<PathBuf> = Vec::new();
-    let fer_cache = CropCache::new(&args.cache, crop, FaceSource::Precropped)?;
-    let ff_cache = CropCache::new(&args.cache, crop, FaceSource::Detect)?;
-    if let Some(root) = &args.ferplus {
-        let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
-        let (mut ex, skipped) = ferplus_examples(&recs, crop, soft, Some(&fer_cache))?;
-        split_rng.shuffle(&mut ex);
-        let n_sel = ex.len() / 20;
-        select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
-        let ex = cap(ex, &mut split_rng);
-        eprintln!(
-            "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
-            recs.len(),
-            skipped.len(),
-            ex.len(),
-            select.len()
-        );
-        data_report.insert(
-            "ferplus_train".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
-                "training": ex.len(), "selection": n_sel}),
-        );
-        train.extend(ex);
-        left_out.extend(skipped.into_iter().map(|k| k.image));
-        let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
-        let (ex, skipped) = ferplus_examples(&recs, crop, false, Some(&fer_cache))?;
-        eprintln!(
-            "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
-            recs.len(),
-            ex.len()
-        );
-        data_report.insert(
-            "ferplus_valid".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
-                "majority_labelled": ex.len()}),
-        );
-        fer_valid = ex;
-        left_out.extend(skipped.into_iter().map(|k| k.image));
-    }
-    if let Some(csv) = &args.fairface {
-        let (recs, missing) = load_fairface(csv)?;
-        let (rest, test) = stratified_fairface_split(&recs, 0.10, args.split_seed);
-        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, args.split_seed ^ 1);
-        let t0 = Instant::now();
-        let (tr_ex, tr_skip) = fairface_examples(&tr, crop, FaceSource::Detect, Some(&ff_cache))?;
-        let (sel_ex, sel_skip) =
-            fairface_examples(&sel, crop, FaceSource::Detect, Some(&ff_cache))?;
-        let (test_ex, test_skip) =
-            fairface_examples(&test, crop, FaceSource::Detect, Some(&ff_cache))?;
-        eprintln!(
-            "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
-             test images ({:.0} s)",
-            recs.len(),
-            tr_ex.len(),
-            tr.len(),
-            test_ex.len(),
-            test.len(),
-            t0.elapsed().as_secs_f64()
-        );
-        data_report.insert(
-            "fairface".into(),
-            serde_json::json!({"rows": recs.len(), "missing": missing,
-                "training": tr.len(), "training_no_face": tr_skip.len(),
-                "selection": sel.len(), "test": test.len(), "test_no_face": test_skip.len()}),
-        );
-        train.extend(cap(tr_ex, &mut split_rng));
-        select.extend(sel_ex);
-        ff_test = test_ex;
-        for k in tr_skip.iter().chain(&sel_skip).chain(&test_skip) {
-            left_out.push(k.image.clone());
-        }
-        // Test images without a detected face count as errors for the gender metric below.
-        data_report.insert(
-            "fairface_test_no_face".into(),
-            serde_json::json!(test_skip.len()),
-        );
-    }
-    Ok(Splits {
-        train,
-        select,
-        fer_valid,
-        ff_test,
-        report: data_report,
-        skipped: left_out,
-    })
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -283,12 +129,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some((file, _)) => file.crop_views(),
         None => vec![cfg.crop.clone()],
     };
-    let mut views: Vec<Splits> = Vec::with_capacity(crops.len());
+    let split_cfg = FaceSplitConfig {
+        ferplus: args.ferplus.clone(),
+        fairface: args.fairface.clone(),
+        split_seed: args.split_seed,
+        max_train: args.max_train,
+        cache: args.cache.clone(),
+    };
+    let mut views: Vec<FaceSplits> = Vec::with_capacity(crops.len());
     for (v, crop) in crops.iter().enumerate() {
         if v > 0 {
             eprintln!("cropping the same faces for gender member view {v}: {crop:?}");
         }
-        let splits = load_splits(&args, crop, cfg.soft_emotion_targets)?;
+        let splits = face_splits(&split_cfg, crop, cfg.soft_emotion_targets)?;
         if v > 0 && splits.skipped != views[0].skipped {
             return Err(format!(
                 "crop view {v} finds faces in different images than the main crop"
@@ -297,7 +150,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         views.push(splits);
     }
-    let Splits {
+    let FaceSplits {
         train,
         select,
         fer_valid,
@@ -316,7 +169,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     // Predictions for one split (picked from every view) by the model below.
     let predict = |model: &FacePredictor,
-                   pick: fn(&Splits) -> &[FaceExample],
+                   pick: fn(&FaceSplits) -> &[FaceExample],
                    flip: bool|
      -> facevox::Result<Vec<Prediction>> {
         let lists: Vec<Vec<&RgbImage>> = views
@@ -436,16 +289,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (t, p): (Vec<usize>, Vec<usize>) = all.iter().copied().unzip();
         let rep = ClassificationReport::new(&t, &p, &["male", "female"])?;
         println!("FairFace held-out test, gender, n = {}:\n{rep}", all.len());
-        let by = |key: fn(&FaceExample) -> String| accuracy_by(&all, ff_test.iter().map(key));
+        let by = |key: fn(&FaceExample) -> String| accuracy_by_group(&all, ff_test.iter().map(key));
         let races = by(|e| e.group.clone().unwrap_or_default());
         let genders = by(|e| e.gender.map(|g| g.to_string()).unwrap_or_default());
         let ages = by(|e| e.age.clone().unwrap_or_default());
-        let accs: Vec<f64> = races
-            .values()
-            .filter_map(|v| v["accuracy"].as_f64())
-            .collect();
-        let gap = accs.iter().cloned().fold(f64::MIN, f64::max)
-            - accs.iter().cloned().fold(f64::MAX, f64::min);
+        let gap = group_gap(&races);
         for (k, v) in &races {
             println!("  {k:<16} {v}");
         }

@@ -91,7 +91,7 @@ pub struct VoiceCrossValidation {
 /// # Errors
 ///
 /// [`Error::InvalidConfig`] when an example has no group, there are fewer than `k` groups, or
-/// a test fold lacks the labels to score; training errors as [`train_voice`].
+/// a test fold lacks the labels to score; training errors as [`train_voice`](super::voice::train_voice).
 pub fn cross_validate_voice(
     cfg: &VoiceTrainingConfig,
     examples: &[VoiceExample],

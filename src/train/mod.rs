@@ -15,6 +15,8 @@
 //! [`FacePredictor`](crate::model::FacePredictor) and
 //! [`VoicePredictor`](crate::model::VoicePredictor) the analyzers use.
 //! * [`crossval`]: speaker-independent k-fold cross-validation of the voice branch.
+//! * [`face_protocol`]: the face branch's seeded FER+ / FairFace splits (training, selection,
+//!   test) and per-group accuracy tables.
 //!
 //! Everything random is drawn from [`SeededRng`](crate::rng::SeededRng): shuffles,
 //! augmentation, dropout masks and the initial weights, so a run repeats exactly on the same
@@ -24,6 +26,7 @@ pub mod augment;
 pub mod crossval;
 pub mod engine;
 pub mod face;
+pub mod face_protocol;
 pub mod loss;
 pub mod optim;
 pub mod schedule;
@@ -36,6 +39,9 @@ pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
     load_face_init_weights, train_face, FaceExample, FaceTrainingConfig, SkippedImage,
     LUMA_WEIGHTS,
+};
+pub use face_protocol::{
+    accuracy_by_group, face_splits, group_gap, prediction_rows, FaceSplitConfig, FaceSplits,
 };
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};

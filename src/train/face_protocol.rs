@@ -1,0 +1,232 @@
+//! The face branch's data protocol: how FER+ and FairFace are split into training, selection
+//! and test parts (all seeded), and the per-group tables its reports print. `train_face` (the
+//! example) and anyone reproducing the shipped face model's numbers use this one definition.
+//!
+//! - FER+ `FER2013Train` minus a 5% selection slice trains the emotion head; `FER2013Valid` is
+//!   the emotion test set (majority labels).
+//! - FairFace is split by gender × race into 85% training, 5% selection and 10% test.
+//! - The selection slices pick epochs, members and settings; the test parts are scored once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::face::{fairface_examples, ferplus_examples, FaceExample};
+use crate::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
+use crate::model::Prediction;
+use crate::rng::SeededRng;
+use crate::vision::{CropConfig, FaceSource};
+use crate::Result;
+
+/// Where the face data is and how it is split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceSplitConfig {
+    /// FER+ root holding `FER2013Train/` and `FER2013Valid/` (each with `label.csv`).
+    pub ferplus: Option<PathBuf>,
+    /// FairFace label CSV (`fairface_label_train.csv`); image paths relative to it.
+    pub fairface: Option<PathBuf>,
+    /// Seed of the splits (42 for every shipped number).
+    pub split_seed: u64,
+    /// At most this many training images per dataset (quick experiments).
+    pub max_train: Option<usize>,
+    /// Face-crop cache folder (crops and detections are reused across runs).
+    pub cache: PathBuf,
+}
+
+impl Default for FaceSplitConfig {
+    fn default() -> Self {
+        Self {
+            ferplus: None,
+            fairface: None,
+            split_seed: 42,
+            max_train: None,
+            cache: PathBuf::from("target/facevox-cache"),
+        }
+    }
+}
+
+/// The examples of every split, cropped with one crop config.
+#[derive(Debug, Clone)]
+pub struct FaceSplits {
+    /// FER+ training minus its selection slice, and FairFace's 85%.
+    pub train: Vec<FaceExample>,
+    /// The selection slices: 5% of FER+ training (emotion) and FairFace's 5% (gender).
+    pub select: Vec<FaceExample>,
+    /// FER+ Valid with a majority label: the emotion test set.
+    pub fer_valid: Vec<FaceExample>,
+    /// FairFace's held-out 10% with a detected face: the gender test set.
+    pub ff_test: Vec<FaceExample>,
+    /// Counts per dataset and part, for the run's report.
+    pub report: serde_json::Map<String, serde_json::Value>,
+    /// Every image left out (no face, unreadable), in order: crops made with other configs
+    /// list the same faces exactly when these agree.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Loads and crops every split with `crop` (which images go where depends only on the
+/// seeds); `soft` keeps FER+'s vote distributions as training targets.
+pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Result<FaceSplits> {
+    let mut split_rng = SeededRng::new(cfg.split_seed);
+    let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
+        if let Some(n) = cfg.max_train {
+            rng.shuffle(&mut v);
+            v.truncate(n);
+        }
+        v
+    };
+    let (mut train, mut select) = (Vec::new(), Vec::new());
+    let mut fer_valid = Vec::new();
+    let mut ff_test = Vec::new();
+    let mut report = serde_json::Map::new();
+    let mut skipped_images: Vec<PathBuf> = Vec::new();
+    let fer_cache = CropCache::new(&cfg.cache, crop, FaceSource::Precropped)?;
+    let ff_cache = CropCache::new(&cfg.cache, crop, FaceSource::Detect)?;
+    if let Some(root) = &cfg.ferplus {
+        let (recs, missing) = load_ferplus(root.join("FER2013Train"))?;
+        let (mut ex, skipped) = ferplus_examples(&recs, crop, soft, Some(&fer_cache))?;
+        split_rng.shuffle(&mut ex);
+        let n_sel = ex.len() / 20;
+        select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
+        let ex = cap(ex, &mut split_rng);
+        eprintln!(
+            "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
+            recs.len(),
+            skipped.len(),
+            ex.len(),
+            select.len()
+        );
+        report.insert(
+            "ferplus_train".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "training": ex.len(), "selection": n_sel}),
+        );
+        train.extend(ex);
+        skipped_images.extend(skipped.into_iter().map(|k| k.image));
+        let (recs, missing) = load_ferplus(root.join("FER2013Valid"))?;
+        let (ex, skipped) = ferplus_examples(&recs, crop, false, Some(&fer_cache))?;
+        eprintln!(
+            "FER+ valid: {} rows, {missing} missing, {} with a majority label (the test set)",
+            recs.len(),
+            ex.len()
+        );
+        report.insert(
+            "ferplus_valid".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing, "skipped": skipped.len(),
+                "majority_labelled": ex.len()}),
+        );
+        fer_valid = ex;
+        skipped_images.extend(skipped.into_iter().map(|k| k.image));
+    }
+    if let Some(csv) = &cfg.fairface {
+        let (recs, missing) = load_fairface(csv)?;
+        let (rest, test) = stratified_fairface_split(&recs, 0.10, cfg.split_seed);
+        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, cfg.split_seed ^ 1);
+        let t0 = Instant::now();
+        let (tr_ex, tr_skip) = fairface_examples(&tr, crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (sel_ex, sel_skip) =
+            fairface_examples(&sel, crop, FaceSource::Detect, Some(&ff_cache))?;
+        let (test_ex, test_skip) =
+            fairface_examples(&test, crop, FaceSource::Detect, Some(&ff_cache))?;
+        eprintln!(
+            "FairFace: {} rows ({missing} missing); detected faces in {}/{} training, {}/{} \
+             test images ({:.0} s)",
+            recs.len(),
+            tr_ex.len(),
+            tr.len(),
+            test_ex.len(),
+            test.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        report.insert(
+            "fairface".into(),
+            serde_json::json!({"rows": recs.len(), "missing": missing,
+                "training": tr.len(), "training_no_face": tr_skip.len(),
+                "selection": sel.len(), "test": test.len(), "test_no_face": test_skip.len()}),
+        );
+        train.extend(cap(tr_ex, &mut split_rng));
+        select.extend(sel_ex);
+        ff_test = test_ex;
+        for k in tr_skip.iter().chain(&sel_skip).chain(&test_skip) {
+            skipped_images.push(k.image.clone());
+        }
+        // Test images without a detected face count as errors for the gender metric.
+        report.insert(
+            "fairface_test_no_face".into(),
+            serde_json::json!(test_skip.len()),
+        );
+    }
+    Ok(FaceSplits {
+        train,
+        select,
+        fer_valid,
+        ff_test,
+        report,
+        skipped: skipped_images,
+    })
+}
+
+/// Accuracy and count of `(truth, prediction)` pairs, as `{"n", "accuracy"}` (NaN when empty).
+pub fn accuracy_entry(pairs: &[(usize, usize)]) -> serde_json::Value {
+    let hits = pairs.iter().filter(|(t, p)| t == p).count();
+    serde_json::json!({
+        "n": pairs.len(),
+        "accuracy": if pairs.is_empty() { f64::NAN } else { hits as f64 / pairs.len() as f64 },
+    })
+}
+
+/// The group table: accuracy of `pairs` per group, `keys` naming each pair's group (race,
+/// gender or age band), in key order.
+pub fn accuracy_by_group(
+    pairs: &[(usize, usize)],
+    keys: impl Iterator<Item = String>,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+    for (key, &pair) in keys.zip(pairs) {
+        groups.entry(key).or_default().push(pair);
+    }
+    groups
+        .into_iter()
+        .map(|(k, v)| (k, accuracy_entry(&v)))
+        .collect()
+}
+
+/// Best minus worst accuracy over the groups of a table (the race gap).
+pub fn group_gap(table: &BTreeMap<String, serde_json::Value>) -> f64 {
+    let accs: Vec<f64> = table
+        .values()
+        .filter_map(|v| v["accuracy"].as_f64())
+        .collect();
+    accs.iter().cloned().fold(f64::MIN, f64::max) - accs.iter().cloned().fold(f64::MAX, f64::min)
+}
+
+/// One JSON line per face: its split, probabilities and labels (`predictions.jsonl`), so runs
+/// can be compared or combined offline.
+pub fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[Prediction]) -> String {
+    let mut out = String::new();
+    for (e, p) in examples.iter().zip(preds) {
+        let row = serde_json::json!({"split": split, "gender": p.gender, "emotion": p.emotion,
+            "label_gender": e.gender, "label_emotion": e.emotion, "group": e.group, "age": e.age});
+        out += &row.to_string();
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_tables_and_gap() {
+        let pairs = [(0, 0), (1, 0), (1, 1), (0, 0)];
+        let keys = ["a", "b", "b", "a"].iter().map(|s| s.to_string());
+        let t = accuracy_by_group(&pairs, keys);
+        assert_eq!(t["a"]["n"], 2);
+        assert_eq!(t["a"]["accuracy"], 1.0);
+        assert_eq!(t["b"]["accuracy"], 0.5);
+        assert!((group_gap(&t) - 0.5).abs() < 1e-12);
+        assert!(accuracy_entry(&[])["accuracy"].is_null());
+    }
+}
