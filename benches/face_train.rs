@@ -16,9 +16,9 @@ use candle_nn::{VarBuilder, VarMap};
 use common::{
     adamw, median_ms, one_hot, python_peer, randn, threads, time_inference, time_training_step,
 };
-use facevox::model::{init_weights, FaceConfig, FaceModelFile, FaceNet};
+use facevox::model::{init_weights, FaceConfig, FaceNet, FacePredictor};
 use facevox::training::rng::SeededRng;
-use facevox::training::{predict_face_crop_views, FaceTrainingConfig};
+use facevox::training::FaceTrainingConfig;
 use facevox::vision::{FaceCrop, FaceCropper, RgbImage};
 use std::path::Path;
 
@@ -142,7 +142,7 @@ fn peer_args(m: &FaceConfig, size: usize, threads: usize) -> Vec<String> {
 /// installed) is the same networks' batch-1 inference, once per view scored.
 fn shipped_model(threads: Option<usize>) {
     let stem = concat!(env!("CARGO_MANIFEST_DIR"), "/models/face");
-    let (file, model) = FaceModelFile::load_model(Path::new(stem), &Device::Cpu).unwrap();
+    let (file, model) = FacePredictor::load(Path::new(stem)).unwrap();
     let picture = RgbImage::from_fn(160, 160, |x, y| {
         image::Rgb([
             (x * 3 % 256) as u8,
@@ -158,26 +158,23 @@ fn shipped_model(threads: Option<usize>) {
     let refs: Vec<Vec<&FaceCrop>> = crops.iter().map(|c| vec![c]).collect();
     let ms = median_ms(
         || {
-            predict_face_crop_views(&model, &refs, 1, file.tta_flip).unwrap();
+            model.predict_crops(&refs, 1).unwrap();
         },
         5,
         REPS * 5,
     );
-    let passes = if file.tta_flip { 2.0 } else { 1.0 };
+    let passes = if file.tta.mirror { 2.0 } else { 1.0 };
     println!(
         "shipped face model (main + {} gender member(s), mirrored view {}): {ms:.2} ms per face",
-        file.gender_members.len(),
-        if file.tta_flip { "on" } else { "off" }
+        file.gender_members().count(),
+        if file.tta.mirror { "on" } else { "off" }
     );
     let Some(threads) = threads else {
         return;
     };
     let mut peer = 0.0;
-    for i in 0..=file.gender_members.len() {
-        let (m, c) = match i {
-            0 => (&file.model, &file.crop),
-            _ => (file.member_model(i - 1), file.member_crop(i - 1)),
-        };
+    for i in 0..file.members.len() {
+        let (m, c) = (file.member_model(i), file.member_crop(i));
         let Some(v) = python_peer(
             "torch_face_bench.py",
             &peer_args(m, c.size as usize, threads),
