@@ -2,53 +2,65 @@
 //!
 //! Perceived gender and emotion from a face, a voice, or both, in pure Rust.
 //!
-//! facevox is being built in stages. What exists today is the **audio front end**: any real
-//! recording in, the log-mel spectrogram the voice branch consumes out. The vision front end,
-//! the face and voice models and the fused analyzer follow (see the README's roadmap).
-//!
-//! ## Pipeline
-//!
-//! ```text
-//! audio (WAV/FLAC/MP3/Ogg, or an MP4's AAC track)
-//!     ──decode──► mono f32 ──resample──► 16 kHz ──trim silence──► log-mel (64 x frames)
-//! ```
+//! facevox decodes the recording (WAV, FLAC, MP3, Ogg, AAC in MP4; H.264 video; JPEG, PNG, BMP,
+//! TIFF pictures), finds and follows the face, computes the log-mel spectrogram, runs a face
+//! network and a voice network (candle, on the CPU) and averages over the clip. The trained
+//! models are compiled into the library, so nothing is read or downloaded at run time.
 //!
 //! ## Quick start
 //!
 //! ```no_run
-//! use facevox::audio::{load_audio, MelConfig, MelExtractor};
+//! use facevox::{FaceAnalyzer, VoiceAnalyzer};
 //!
 //! # fn main() -> facevox::Result<()> {
-//! // Decode any supported file (here a video's audio track) and resample to 16 kHz.
-//! let clip = load_audio("examples/data/01-01-07-02-02-01-01.mp4", 16_000)?;
-//! // The voice branch's features: 25 ms windows, 10 ms hop, 64 mel bands, silence trimmed.
-//! let extractor = MelExtractor::new(MelConfig::default())?;
-//! let mel = extractor.compute(&clip)?;
-//! println!("{} bands x {} frames", mel.n_mels, mel.n_frames);
+//! let clip = "examples/data/01-01-07-02-02-01-01.mp4";
+//! // The voice branch on the clip's audio track.
+//! let voice = VoiceAnalyzer::new()?;
+//! let v = voice.analyze_file(clip)?;
+//! println!("voice: {} ({:.0}%), {}", v.gender.label, 100.0 * v.gender.confidence, v.emotion.label);
+//! // The face branch on its frames (5 per second, the face followed, probabilities averaged).
+//! let face = FaceAnalyzer::new()?;
+//! let f = face.analyze_file(clip)?;
+//! println!("face: {} ({:.0}%), {}", f.gender.label, 100.0 * f.gender.confidence, f.emotion.label);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Many clips at once use every core: [`audio::MelExtractor::compute_batch`].
+//! Load an analyzer once and share it: both are `Send + Sync`. The fused face + voice
+//! analyzer is not built yet; today each branch answers for its own modality.
+//!
+//! ## What is where
+//!
+//! - At the root: [`VoiceAnalyzer`] and [`FaceAnalyzer`], their results ([`VoiceAnalysis`],
+//!   [`FaceAnalysis`], [`GenderPrediction`], [`EmotionPrediction`]), [`Gender`], [`Emotion`],
+//!   [`FaceSource`], and [`Error`] / [`Result`].
+//! - [`models`]: where models come from: `new()` reads the directory `FACEVOX_MODELS` names,
+//!   else the copy compiled in (default feature `embedded-models`); `from_dir` and
+//!   `from_bytes` load your own.
+//! - [`audio`]: the audio front end: [`audio::decode_file`], [`audio::load_audio`] and
+//!   [`audio::MelExtractor`] (the log-mel the voice branch reads).
+//! - [`vision`]: the vision front end: [`vision::load_image`], [`vision::VideoReader`],
+//!   [`vision::FaceCropper`] and [`vision::video_face_crops`].
+//! - [`model`]: the networks, their model files (format version [`model::MODEL_FORMAT`]) and
+//!   the one predictor per branch, [`model::FacePredictor`] and [`model::VoicePredictor`].
+//! - [`labels`]: the label sets each branch predicts.
+//! - [`training`]: training, datasets and evaluation, for researchers; an application that
+//!   only analyses needs none of it.
 //!
 //! ## Errors
 //!
 //! Every fallible call returns [`Result`], whose [`Error`] says what kind of problem the input
 //! has: unreadable ([`Error::Io`]), empty ([`Error::Empty`]), not media
 //! ([`Error::UnrecognizedFormat`]), an unsupported codec ([`Error::UnsupportedCodec`]), damaged
-//! ([`Error::Corrupt`]), an impossible header ([`Error::InvalidHeader`]), too short, silent, or
-//! at the wrong sample rate. Untrusted input never panics.
+//! ([`Error::Corrupt`]), too short, silent, non-finite, no face ([`Error::NoFace`]), a picture
+//! too small or too large, or a model file that is malformed ([`Error::InvalidModelFile`]) or
+//! of an unknown version ([`Error::UnsupportedModelFormat`]). Untrusted input never panics.
 //!
 //! ## Labels
 //!
-//! [`labels::Gender`] and [`labels::Emotion`] are the label vocabularies, with parsers for the
-//! codes of RAVDESS, FER+, CREMA-D and EmoDB. Gender is a *perceived*, binary dataset label, not
-//! a statement about a person.
-//!
-//! ## Performance
-//!
-//! The STFT and the resampler's inner product use AVX2 + FMA when the CPU has them (detected at
-//! run time); arithmetic in the STFT is `f64` so results match librosa to 1e-4 relative error.
+//! Gender is a *perceived*, binary dataset label reported with a confidence, not a statement
+//! about a person. The voice branch knows RAVDESS's eight emotions (with calm); the face branch
+//! FER+'s eight (with contempt).
 
 mod analyze;
 pub mod audio;
