@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use facevox::model::VoiceModelFile;
 use facevox::training::data::{
-    load_crema_d, load_emodb, load_manifest, load_ravdess, FeatureCache, LoadReport, RavdessFilter,
-    Sample,
+    load_crema_d, load_emodb, load_manifest, load_ravdess, load_speech_accent, write_manifest,
+    FeatureCache, LoadReport, RavdessFilter, Sample,
 };
-use facevox::training::eval::{plot_confusion_matrix, plot_roc_curve, to_json_pretty};
+use facevox::training::eval::{
+    plot_confusion_matrix, plot_roc_curve, stratified_split, to_json_pretty,
+};
 use facevox::training::{
     cross_validate_voice, train_voice_members, VoiceExample, VoiceTrainingConfig,
 };
@@ -48,6 +50,14 @@ struct Args {
     /// CSV manifest `face,voice,gender,emotion[,group]`.
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Speech Accent Archive folder (`speakers.csv` + `clips/`): perceived gender only.
+    #[arg(long)]
+    speech_accent: Option<PathBuf>,
+    /// Hold this share of the accent-archive speakers out of training (stratified by gender,
+    /// seeded by --fold-seed) and write them to `<out>/accent_heldout.csv`, a manifest for
+    /// `evaluate`.
+    #[arg(long)]
+    accent_holdout: Option<f64>,
     /// Training config (JSON `VoiceTrainingConfig`); defaults when absent.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -128,6 +138,33 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             samples.extend(s);
         }
     }
+    if let Some(dir) = &args.speech_accent {
+        // Absolute paths, so the held-out manifest resolves from any folder.
+        let (mut s, _, report) = load_speech_accent(dir.canonicalize()?)?;
+        eprintln!(
+            "Speech Accent Archive: {} speakers, {} rows skipped (missing clip), unmapped {:?}",
+            report.loaded,
+            report.unparseable.len(),
+            report.unmapped
+        );
+        if let Some(f) = args.accent_holdout {
+            let strata: Vec<usize> = s
+                .iter()
+                .map(|x| x.gender.map_or(2, |g| g as usize))
+                .collect();
+            let (keep, held) = stratified_split(&strata, f, args.fold_seed)?;
+            let heldout: Vec<Sample> = held.iter().map(|&i| s[i].clone()).collect();
+            let path = args.out.join("accent_heldout.csv");
+            write_manifest(&path, &heldout)?;
+            eprintln!(
+                "  {} speakers held out of training -> {}",
+                heldout.len(),
+                path.display()
+            );
+            s = keep.iter().map(|&i| s[i].clone()).collect();
+        }
+        samples.extend(s);
+    }
     if let Some(m) = &args.manifest {
         let s = load_manifest(m)?;
         eprintln!("manifest: {} rows from {}", s.len(), m.display());
@@ -135,7 +172,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     samples.retain(|s| s.voice.is_some());
     if samples.is_empty() {
-        return Err("no voice samples: pass --ravdess, --crema-d, --emodb or --manifest".into());
+        return Err(
+            "no voice samples: pass --ravdess, --crema-d, --emodb, --speech-accent or --manifest"
+                .into(),
+        );
     }
 
     let cache = FeatureCache::new(&args.cache, &cfg.mel)?;

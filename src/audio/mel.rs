@@ -147,6 +147,23 @@ impl Default for MelConfig {
 }
 
 impl MelConfig {
+    /// The centre frequency of each mel band in Hz (the peaks of the triangular filters).
+    pub fn band_centres_hz(&self) -> Vec<f32> {
+        let (lo, hi) = (
+            hz_to_mel(self.fmin, self.mel_scale),
+            hz_to_mel(self.fmax, self.mel_scale),
+        );
+        let step = (hi - lo) / (self.n_mels + 1) as f64;
+        (1..=self.n_mels)
+            .map(|k| mel_to_hz(lo + step * k as f64, self.mel_scale) as f32)
+            .collect()
+    }
+
+    /// Seconds between frames.
+    pub fn hop_seconds(&self) -> f32 {
+        self.hop_length as f32 / self.sample_rate as f32
+    }
+
     /// The same analysis without silence trimming or normalisation: the plain log-mel, as
     /// `librosa.feature.melspectrogram` followed by a log computes it.
     pub fn plain(&self) -> Self {

@@ -40,8 +40,8 @@ pub use ravdess::{
     load_ravdess, Intensity, RavdessFilter, RavdessModality, RavdessName, VocalChannel,
 };
 pub use speech_corpora::{
-    emodb_speaker_gender, load_crema_d, load_emodb, CremaDLevel, CremaDName, EmoDbName, LoadReport,
-    CREMA_D_SENTENCES, EMODB_SPEAKERS, EMODB_TEXTS,
+    emodb_speaker_gender, load_crema_d, load_emodb, load_speech_accent, AccentSpeaker, CremaDLevel,
+    CremaDName, EmoDbName, LoadReport, CREMA_D_SENTENCES, EMODB_SPEAKERS, EMODB_TEXTS,
 };
 
 use crate::labels::{Emotion, Gender};

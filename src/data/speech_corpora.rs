@@ -388,6 +388,34 @@ mod tests {
     }
 
     #[test]
+    fn speech_accent_speakers_with_gender_and_no_emotion() {
+        let dir = std::env::temp_dir().join(format!("facevox-accent-{}", std::process::id()));
+        touch(&dir.join("clips"), &["french43.mp3", "urdu1.mp3"]);
+        std::fs::write(
+            dir.join("speakers.csv"),
+            "file,gender,age,native_language,country,speaker_id\n\
+             clips/french43.mp3,male,22,french,france,1535\n\
+             clips/urdu1.mp3,female,,urdu,pakistan,77\n\
+             clips/missing.mp3,female,30,german,germany,9\n\
+             clips/urdu1.mp3,unknown,30,urdu,pakistan,78\n",
+        )
+        .unwrap();
+        let (samples, speakers, report) = load_speech_accent(&dir).unwrap();
+        assert_eq!(samples.len(), 2);
+        assert_eq!(report.loaded, 2);
+        assert_eq!(report.unparseable.len(), 1);
+        assert_eq!(report.unmapped.get("gender unknown"), Some(&1));
+        assert_eq!(samples[0].gender, Some(Gender::Male));
+        assert_eq!(samples[0].emotion, None);
+        assert_eq!(samples[1].group.as_deref(), Some("accent_77"));
+        assert_eq!(speakers[0].age, Some(22));
+        assert_eq!(speakers[1].age, None);
+        assert_eq!(speakers[1].native_language, "urdu");
+        assert!(load_speech_accent(dir.join("nowhere")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn emodb_skips_boredom_and_counts_it() {
         let dir = std::env::temp_dir().join(format!("facevox-emodb-{}", std::process::id()));
         touch(
@@ -594,4 +622,73 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<EmoDbName>(&json).unwrap(), m);
     }
+}
+
+/// One speaker of the Speech Accent Archive (`speakers.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccentSpeaker {
+    /// The clip, relative to the archive folder (`clips/french43.mp3`).
+    pub file: String,
+    /// Perceived gender as the archive records it.
+    pub gender: Gender,
+    /// Age in years, when given.
+    pub age: Option<u32>,
+    /// Native language.
+    pub native_language: String,
+    /// Country.
+    pub country: String,
+    /// The archive's speaker id.
+    pub speaker_id: String,
+}
+
+/// Loads the Speech Accent Archive as laid out in `speech_accent/`: `speakers.csv`
+/// (`file,gender,age,native_language,country,speaker_id`) and one clip per speaker (every
+/// speaker reads the same English paragraph). Samples carry perceived gender and no emotion;
+/// groups are `accent_<speaker id>`. Rows whose clip is missing or whose gender is not
+/// `male`/`female` are listed in the report, not loaded.
+pub fn load_speech_accent(
+    dir: impl AsRef<Path>,
+) -> Result<(Vec<Sample>, Vec<AccentSpeaker>, LoadReport)> {
+    let dir = dir.as_ref();
+    let csv_path = dir.join("speakers.csv");
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&csv_path)
+        .map_err(|e| Error::InvalidConfig(format!("{}: {e}", csv_path.display())))?;
+    let mut report = LoadReport::default();
+    let (mut samples, mut speakers) = (Vec::new(), Vec::new());
+    for row in reader.records() {
+        let row = row.map_err(|e| Error::InvalidConfig(format!("{}: {e}", csv_path.display())))?;
+        let col = |i: usize| row.get(i).unwrap_or("").to_string();
+        let (file, speaker_id) = (col(0), col(5));
+        let path = dir.join(&file);
+        let Ok(gender) = col(1).parse::<Gender>() else {
+            *report
+                .unmapped
+                .entry(format!("gender {}", col(1)))
+                .or_default() += 1;
+            continue;
+        };
+        if file.is_empty() || speaker_id.is_empty() || !path.is_file() {
+            report.unparseable.push(path.display().to_string());
+            continue;
+        }
+        samples.push(Sample {
+            face: None,
+            voice: Some(path),
+            gender: Some(gender),
+            emotion: None,
+            group: Some(format!("accent_{speaker_id}")),
+        });
+        speakers.push(AccentSpeaker {
+            file,
+            gender,
+            age: col(2).parse().ok(),
+            native_language: col(3),
+            country: col(4),
+            speaker_id,
+        });
+    }
+    report.loaded = samples.len();
+    Ok((samples, speakers, report))
 }

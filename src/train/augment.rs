@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::audio::transform::{freq_warp, normalize_bands, time_stretch};
-use crate::audio::LogMel;
+use crate::audio::{LogMel, MelConfig};
 use crate::model::InputNorm;
 use crate::rng::SeededRng;
 
@@ -57,6 +57,164 @@ pub struct AudioAugmentConfig {
     /// perceived gender rests on, so a female voice warped down by 10% is no longer a clean
     /// example of a female voice. `None`: every example keeps its gender label.
     pub gender_warp_max: Option<f32>,
+    /// Recording-channel augmentation (room, band limit, codec). `None`: off.
+    pub channel: Option<ChannelAugmentConfig>,
+}
+
+/// Recording-channel augmentation: the room, the microphone's or line's band, and a lossy
+/// codec, so a voice model learns the speaker rather than the studio. Applied to the log-mel
+/// in the power domain: reverberation before the noise (the room is heard through the
+/// microphone), the band limit and the codec's holes after it (the line and the codec come
+/// last). Clipping is not modelled (it happens in the waveform, before the mel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelAugmentConfig {
+    /// Probability of reverberation: an exponential decay per band (a synthetic room impulse
+    /// response's envelope), added in the power domain.
+    pub reverb_probability: f32,
+    /// Reverberation time (60 dB decay) range in seconds, uniform.
+    pub rt60_s: (f32, f32),
+    /// Direct-to-reverberant energy ratio range in dB, uniform.
+    pub drr_db: (f32, f32),
+    /// Probability of a band limit, one of `band_limits` drawn uniformly.
+    pub band_limit_probability: f32,
+    /// Pass bands in Hz: outside, the power falls by 48 dB per octave (at most 60 dB) to the
+    /// clip's floor. The defaults: telephone (300–3400 Hz), resampling through 8 kHz
+    /// (0–3800 Hz), a low-bit-rate codec (0–5500 Hz).
+    pub band_limits: Vec<(f32, f32)>,
+    /// Probability of codec-like spectral holes: the top bands dropped in some stretches of
+    /// time, and one to three narrow bands attenuated 10–30 dB for part of the clip.
+    pub holes_probability: f32,
+}
+
+impl Default for ChannelAugmentConfig {
+    fn default() -> Self {
+        Self {
+            reverb_probability: 0.3,
+            rt60_s: (0.2, 0.8),
+            drr_db: (0.0, 12.0),
+            band_limit_probability: 0.4,
+            band_limits: vec![(300.0, 3400.0), (0.0, 3800.0), (0.0, 5500.0)],
+            holes_probability: 0.3,
+        }
+    }
+}
+
+impl ChannelAugmentConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> crate::Result<()> {
+        let p_ok = |p: f32| (0.0..=1.0).contains(&p);
+        let ok = p_ok(self.reverb_probability)
+            && p_ok(self.band_limit_probability)
+            && p_ok(self.holes_probability)
+            && self.rt60_s.0 > 0.0
+            && self.rt60_s.0 <= self.rt60_s.1
+            && self.drr_db.0 <= self.drr_db.1
+            && (self.band_limit_probability == 0.0 || !self.band_limits.is_empty())
+            && self
+                .band_limits
+                .iter()
+                .all(|&(lo, hi)| lo >= 0.0 && lo < hi && hi.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(crate::Error::InvalidConfig(format!(
+                "inconsistent channel augmentation: {self:?}"
+            )))
+        }
+    }
+}
+
+/// Adds reverberation in place: each band's power plus an exponentially decaying tail
+/// (`rt60_s` seconds to fall 60 dB) whose energy is `drr_db` below the direct sound's.
+/// `hop_s` is the time between frames.
+pub fn reverberate(mel: &mut LogMel, rt60_s: f32, drr_db: f32, hop_s: f32) {
+    if mel.n_frames == 0 || rt60_s <= 0.0 {
+        return;
+    }
+    let d = (-(1000f64.ln()) * hop_s as f64 / rt60_s as f64).exp();
+    if d <= 0.0 || d >= 1.0 {
+        return;
+    }
+    // The tail's total energy, sum over k >= 1 of wet * d^k, is 10^(-drr/10) of the direct.
+    let wet = 10f64.powf(-drr_db as f64 / 10.0) * (1.0 - d) / d;
+    let t = mel.n_frames;
+    for band in mel.data.chunks_mut(t) {
+        let mut tail = 0f64;
+        for v in band.iter_mut() {
+            let p = (*v as f64).exp();
+            *v = (p + wet * tail).ln() as f32;
+            tail = d * (tail + p);
+        }
+    }
+}
+
+/// The clip's noise floor in the power domain: its quietest value.
+fn power_floor(mel: &LogMel) -> f64 {
+    (mel.data.iter().fold(f32::INFINITY, |a, &b| a.min(b)) as f64).exp()
+}
+
+/// Limits the clip to `lo..hi` Hz in place: a band whose centre (`centres_hz`) lies outside
+/// loses 48 dB per octave (at most 60 dB), down to the clip's own floor.
+pub fn band_limit(mel: &mut LogMel, centres_hz: &[f32], lo: f32, hi: f32) {
+    let t = mel.n_frames;
+    if t == 0 || centres_hz.len() != mel.n_mels {
+        return;
+    }
+    let floor = power_floor(mel);
+    for (band, &f) in mel.data.chunks_mut(t).zip(centres_hz) {
+        let octaves = if f < lo {
+            (lo / f.max(1.0)).log2()
+        } else if f > hi {
+            (f / hi).log2()
+        } else {
+            0.0
+        };
+        if octaves <= 0.0 {
+            continue;
+        }
+        let g = 10f64.powf(-(48.0 * octaves as f64).min(60.0) / 10.0);
+        for v in band.iter_mut() {
+            *v = ((*v as f64).exp() * g + floor).ln() as f32;
+        }
+    }
+}
+
+/// Codec-like spectral holes in place: above a cutoff band drawn in the top 40% of the bands,
+/// stretches of 5–20 frames fall to the floor (half of them), and one to three narrow bands
+/// (1–3 wide) lose 10–30 dB over part of the clip.
+pub fn spectral_holes(mel: &mut LogMel, rng: &mut SeededRng) {
+    let (m, t) = (mel.n_mels, mel.n_frames);
+    if m < 4 || t == 0 {
+        return;
+    }
+    let floor = power_floor(mel);
+    let atten = |v: &mut f32, g: f64| *v = ((*v as f64).exp() * g + floor).ln() as f32;
+    let cutoff = m - 1 - rng.below((0.4 * m as f64) as usize + 1).min(m - 1);
+    let mut start = 0;
+    while start < t {
+        let len = 5 + rng.below(16);
+        if rng.chance(0.5) {
+            for b in cutoff..m {
+                for k in start..(start + len).min(t) {
+                    atten(&mut mel.data[b * t + k], 1e-6);
+                }
+            }
+        }
+        start += len;
+    }
+    for _ in 0..1 + rng.below(3) {
+        let width = 1 + rng.below(3);
+        let b0 = rng.below(m - width + 1);
+        let span = ((t as f64) * rng.range_f64(0.1, 1.0)).ceil() as usize;
+        let k0 = rng.below(t - span.min(t) + 1);
+        let g = 10f64.powf(-rng.range_f64(10.0, 30.0) / 10.0);
+        for b in b0..b0 + width {
+            for k in k0..(k0 + span).min(t) {
+                atten(&mut mel.data[b * t + k], g);
+            }
+        }
+    }
 }
 
 impl Default for AudioAugmentConfig {
@@ -75,6 +233,7 @@ impl Default for AudioAugmentConfig {
             time_stretch: None,
             freq_warp: None,
             gender_warp_max: None,
+            channel: None,
         }
     }
 }
@@ -103,6 +262,7 @@ impl AudioAugmentConfig {
             time_stretch: None,
             freq_warp: None,
             gender_warp_max: None,
+            channel: None,
         }
     }
 }
@@ -189,9 +349,10 @@ pub fn augment_example(
     mel: &LogMel,
     cfg: &AudioAugmentConfig,
     norm: InputNorm,
+    features: &MelConfig,
     rng: &mut SeededRng,
 ) -> LogMel {
-    augment_example_warped(mel, cfg, norm, rng).0
+    augment_example_warped(mel, cfg, norm, features, rng).0
 }
 
 /// [`augment_example`], also returning the mel-warp factor `α` it drew (1 when the warp is
@@ -201,6 +362,7 @@ pub fn augment_example_warped(
     mel: &LogMel,
     cfg: &AudioAugmentConfig,
     norm: InputNorm,
+    features: &MelConfig,
     rng: &mut SeededRng,
 ) -> (LogMel, f32) {
     let stretched;
@@ -222,6 +384,14 @@ pub fn augment_example_warped(
         freq_warp(&mut out, alpha);
         warp = alpha;
     }
+    let channel = cfg.channel.as_ref();
+    // A probability of 0 draws no random number, so such a config repeats a run without it.
+    let happens = |p: f32, rng: &mut SeededRng| p > 0.0 && rng.chance(p as f64);
+    if let Some(c) = channel.filter(|c| happens(c.reverb_probability, rng)) {
+        let rt60 = rng.range_f64(c.rt60_s.0 as f64, c.rt60_s.1 as f64 + 1e-9) as f32;
+        let drr = rng.range_f64(c.drr_db.0 as f64, c.drr_db.1 as f64 + 1e-9) as f32;
+        reverberate(&mut out, rt60, drr, features.hop_seconds());
+    }
     let gain = cfg
         .gain_db
         .map(|(lo, hi)| rng.range_f64(lo as f64, hi as f64) as f32)
@@ -234,6 +404,15 @@ pub fn augment_example_warped(
         add_noise(&mut out, snr + gain, rng);
     } else {
         apply_gain(&mut out, gain);
+    }
+    if let Some(c) = channel {
+        if happens(c.band_limit_probability, rng) {
+            let (lo, hi) = c.band_limits[rng.below(c.band_limits.len())];
+            band_limit(&mut out, &features.band_centres_hz(), lo, hi);
+        }
+        if happens(c.holes_probability, rng) {
+            spectral_holes(&mut out, rng);
+        }
     }
     norm.apply(&mut out);
     spec_augment(
@@ -400,6 +579,7 @@ mod tests {
             &ramp(8, 300),
             &AudioAugmentConfig::default(),
             InputNorm::Utterance,
+            &MelConfig::default(),
             &mut SeededRng::new(1),
         );
         assert_eq!(full.n_frames, 200);
@@ -416,10 +596,20 @@ mod tests {
         let mel = ramp(16, 300);
         let (mut kept, mut masked) = (0, 0);
         for seed in 0..200 {
-            let plain =
-                augment_example(&mel, &cfg, InputNorm::Utterance, &mut SeededRng::new(seed));
-            let (warped, alpha) =
-                augment_example_warped(&mel, &cfg, InputNorm::Utterance, &mut SeededRng::new(seed));
+            let plain = augment_example(
+                &mel,
+                &cfg,
+                InputNorm::Utterance,
+                &MelConfig::default(),
+                &mut SeededRng::new(seed),
+            );
+            let (warped, alpha) = augment_example_warped(
+                &mel,
+                &cfg,
+                InputNorm::Utterance,
+                &MelConfig::default(),
+                &mut SeededRng::new(seed),
+            );
             // Same random stream, same example: the warp factor is only reported.
             assert_eq!(plain, warped);
             assert!((0.9..=1.1).contains(&alpha), "{alpha}");
@@ -438,8 +628,13 @@ mod tests {
             freq_warp: None,
             ..cfg.clone()
         };
-        let (_, alpha) =
-            augment_example_warped(&mel, &off, InputNorm::Utterance, &mut SeededRng::new(3));
+        let (_, alpha) = augment_example_warped(
+            &mel,
+            &off,
+            InputNorm::Utterance,
+            &MelConfig::default(),
+            &mut SeededRng::new(3),
+        );
         assert_eq!(alpha, 1.0);
         assert!(off.keeps_gender(alpha));
         assert!(AudioAugmentConfig::default().keeps_gender(0.5));
@@ -464,5 +659,137 @@ mod tests {
             }
         }
         assert!(w.iter().sum::<f32>() <= 1.0 + 1e-6);
+    }
+
+    /// A 64-band clip at a steady level of power 1 with one loud frame.
+    fn steady(frames: usize) -> LogMel {
+        let mut data = vec![0f32; 64 * frames];
+        for b in 0..64 {
+            data[b * frames + frames / 2] = 4.0;
+        }
+        LogMel {
+            data,
+            n_mels: 64,
+            n_frames: frames,
+        }
+    }
+
+    #[test]
+    fn reverberation_adds_a_decaying_tail_after_loud_frames() {
+        let mut m = steady(40);
+        let before = m.clone();
+        reverberate(&mut m, 0.5, 0.0, 0.01);
+        let b0 = &m.data[..40];
+        // The first frame has no tail yet; a steady background gains at most ln 2 (a tail as
+        // strong as the direct sound, DRR 0 dB); after the loud frame, a decaying tail.
+        assert_eq!(b0[0], before.data[0]);
+        assert!(b0[..20]
+            .iter()
+            .all(|v| (0.0..=std::f32::consts::LN_2 + 1e-4).contains(v)));
+        assert!(b0[21] > 1.0, "{}", b0[21]);
+        assert!(b0[21] > b0[25] && b0[25] > b0[30]);
+        assert!(b0.iter().zip(&before.data[..40]).all(|(a, b)| a >= b));
+        // No reverberation time, no change.
+        let mut same = before.clone();
+        reverberate(&mut same, 0.0, 0.0, 0.01);
+        assert_eq!(same, before);
+    }
+
+    #[test]
+    fn band_limit_keeps_the_pass_band_and_drops_the_rest() {
+        let cfg = MelConfig::default();
+        let centres = cfg.band_centres_hz();
+        assert_eq!(centres.len(), cfg.n_mels);
+        assert!(centres.windows(2).all(|w| w[0] < w[1]));
+        assert!(centres[0] > cfg.fmin as f32 && centres[63] < cfg.fmax as f32);
+        let mut m = steady(10);
+        for b in 0..64 {
+            for k in 0..10 {
+                m.data[b * 10 + k] = 2.0;
+            }
+        }
+        // One quiet bin sets the clip's floor.
+        m.data[32 * 10] = -10.0;
+        let before = m.clone();
+        band_limit(&mut m, &centres, 300.0, 3400.0);
+        for (b, &f) in centres.iter().enumerate() {
+            let (was, now) = (before.data[b * 10 + 1], m.data[b * 10 + 1]);
+            if (300.0..=3400.0).contains(&f) {
+                assert_eq!(now, was, "band {b} at {f} Hz");
+            } else if !(150.0..=6800.0).contains(&f) {
+                // An octave or more outside: at least 45 dB down (to the floor).
+                assert!(now < was - 4.5, "band {b} at {f} Hz: {was} -> {now}");
+            } else {
+                assert!(now < was, "band {b} at {f} Hz");
+            }
+        }
+    }
+
+    #[test]
+    fn codec_holes_only_ever_remove_energy_and_are_seeded() {
+        let mut rng = SeededRng::new(9);
+        let m0 = {
+            let mut m = steady(60);
+            let mut r = SeededRng::new(1);
+            m.data.iter_mut().for_each(|v| *v += r.normal() as f32);
+            m
+        };
+        let mut a = m0.clone();
+        spectral_holes(&mut a, &mut rng);
+        assert!(a.data.iter().zip(&m0.data).all(|(x, y)| x <= &(y + 1e-5)));
+        assert!(a.data.iter().zip(&m0.data).any(|(x, y)| x < &(y - 1.0)));
+        let mut b = m0.clone();
+        spectral_holes(&mut b, &mut SeededRng::new(9));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn channel_augmentation_is_off_by_default_and_draws_nothing_then() {
+        let mel = steady(300);
+        let base = AudioAugmentConfig::default();
+        assert!(base.channel.is_none());
+        let features = MelConfig::default();
+        let run = |cfg: &AudioAugmentConfig| {
+            augment_example(
+                &mel,
+                cfg,
+                InputNorm::Utterance,
+                &features,
+                &mut SeededRng::new(4),
+            )
+        };
+        // Probability-0 channel effects change nothing, but turning them on changes the clip.
+        let zero = AudioAugmentConfig {
+            channel: Some(ChannelAugmentConfig {
+                reverb_probability: 0.0,
+                band_limit_probability: 0.0,
+                holes_probability: 0.0,
+                ..ChannelAugmentConfig::default()
+            }),
+            ..base.clone()
+        };
+        assert!(
+            run(&base) == run(&zero),
+            "a probability of 0 changed the clip"
+        );
+        let always = AudioAugmentConfig {
+            channel: Some(ChannelAugmentConfig {
+                reverb_probability: 1.0,
+                band_limit_probability: 1.0,
+                holes_probability: 1.0,
+                ..ChannelAugmentConfig::default()
+            }),
+            ..base.clone()
+        };
+        assert!(
+            run(&base) != run(&always),
+            "channel effects changed nothing"
+        );
+        assert!(ChannelAugmentConfig::default().validate().is_ok());
+        let bad = ChannelAugmentConfig {
+            band_limits: vec![(3400.0, 300.0)],
+            ..ChannelAugmentConfig::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -33,7 +33,7 @@ pub mod schedule;
 pub mod voice;
 
 pub use crate::model::Prediction;
-pub use augment::AudioAugmentConfig;
+pub use augment::{AudioAugmentConfig, ChannelAugmentConfig};
 pub use crossval::{cross_validate_voice, TtaScore, VoiceCrossValidation, VoiceFoldResult};
 pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
@@ -47,6 +47,6 @@ pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_h
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;
 pub use voice::{
-    train_voice, train_voice_members, EarlyStopping, EpochLog, TrainConfig, TrainOutcome,
-    ValidationMetrics, VoiceExample, VoiceTrainingConfig,
+    corpus_of, train_voice, train_voice_members, EarlyStopping, EpochLog, TrainConfig,
+    TrainOutcome, ValidationMetrics, VoiceExample, VoiceTrainingConfig,
 };

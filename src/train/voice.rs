@@ -55,6 +55,17 @@ pub struct VoiceTrainingConfig {
     /// inner-validation speakers at the end of each cross-validation fold: the evidence for
     /// choosing `tta` without looking at the test speakers.
     pub tta_compare: Vec<TestTimeViews>,
+    /// Relative loss weight of each corpus, so that a large corpus does not drown a small
+    /// one. A corpus is the part of an example's group before the first `_` (`actor` for
+    /// RAVDESS, `accent` for the Speech Accent Archive, `crema`, `emodb`); one not listed
+    /// weighs 1. Weights are rescaled so the mean over the training examples is 1. Empty: every
+    /// example weighs the same.
+    pub corpus_weights: std::collections::BTreeMap<String, f32>,
+}
+
+/// The corpus of a group id: the part before the first `_` (`accent_1535` → `accent`).
+pub fn corpus_of(group: Option<&str>) -> &str {
+    group.and_then(|g| g.split('_').next()).unwrap_or("")
 }
 
 impl Default for VoiceTrainingConfig {
@@ -70,6 +81,7 @@ impl Default for VoiceTrainingConfig {
             members: 1,
             tta: TestTimeViews::none(),
             tta_compare: Vec::new(),
+            corpus_weights: Default::default(),
         }
     }
 }
@@ -94,6 +106,18 @@ impl VoiceTrainingConfig {
         }
         if self.members == 0 {
             return Err(Error::InvalidConfig("members must be at least 1".into()));
+        }
+        if let Some(c) = &self.train.augment.channel {
+            c.validate()?;
+        }
+        if self
+            .corpus_weights
+            .values()
+            .any(|w| !(w.is_finite() && *w > 0.0))
+        {
+            return Err(Error::InvalidConfig(
+                "corpus weights must be positive".into(),
+            ));
         }
         self.tta.validate_for_voices()?;
         for t in &self.tta_compare {
@@ -164,6 +188,21 @@ pub fn train_voice(
     let net = VoiceNet::new(&cfg.model, vb)?;
     init_weights(&varmap, t.seed)?;
     net.reseed_dropout(t.seed ^ 0xd20f);
+    // Per-example loss weight from its corpus, mean 1 over the training set (all 1 when no
+    // corpus weights are given).
+    let example_w: Vec<f32> = if cfg.corpus_weights.is_empty() {
+        vec![1.0; train.len()]
+    } else {
+        let raw: Vec<f32> = train
+            .iter()
+            .map(|e| {
+                let c = corpus_of(e.group.as_deref());
+                cfg.corpus_weights.get(c).copied().unwrap_or(1.0)
+            })
+            .collect();
+        let mean = raw.iter().sum::<f32>() / raw.len() as f32;
+        raw.iter().map(|w| w / mean).collect()
+    };
     let root_rng = SeededRng::new(t.seed);
     let smoothing = t.label_smoothing;
     let n_emotions = emotions.len();
@@ -174,7 +213,13 @@ pub fn train_voice(
             .enumerate()
             .map(|(i, &idx)| {
                 let mut r = root_rng.fork(batch_seed.wrapping_mul(1_000_003) ^ i as u64);
-                augment_example_warped(&train[idx].mel, &t.augment, cfg.model.input_norm, &mut r)
+                augment_example_warped(
+                    &train[idx].mel,
+                    &t.augment,
+                    cfg.model.input_norm,
+                    &cfg.mel,
+                    &mut r,
+                )
             })
             .unzip();
         let frames = augmented.iter().map(|m| m.n_frames).min().unwrap_or(1);
@@ -194,12 +239,12 @@ pub fn train_voice(
             if let Some(g) = ex.gender.filter(|_| t.augment.keeps_gender(warps[i])) {
                 let k = g as usize;
                 tg.gender[i * 2..i * 2 + 2].copy_from_slice(&smoothed_one_hot(k, 2, smoothing));
-                tg.gender_w[i] = gender_cw[k];
+                tg.gender_w[i] = gender_cw[k] * example_w[idx];
             }
             if let Some(k) = emotion_index(ex.emotion) {
                 tg.emotion[i * n_emotions..(i + 1) * n_emotions]
                     .copy_from_slice(&smoothed_one_hot(k, n_emotions, smoothing));
-                tg.emotion_w[i] = emotion_cw[k];
+                tg.emotion_w[i] = emotion_cw[k] * example_w[idx];
             }
         }
         if let Some(alpha) = t.augment.mixup_alpha {
