@@ -1,30 +1,50 @@
-//! The main job: perceived gender and emotion of a recording, with the models shipped in
-//! `models/`.
+//! The main job: perceived gender and emotion of a recording, fused from the face and the voice,
+//! with the models compiled into the library.
 //!
 //! ```sh
-//! cargo run --release --example analyze                      # the shipped example clip
-//! cargo run --release --example analyze -- clip.mp4 [--json]  # audio, video or a picture
+//! cargo run --release --example analyze                          # the shipped example clip
+//! cargo run --release --example analyze -- clip.mp4 [--json]      # a video, picture or audio
+//! cargo run --release --example analyze -- face.png --audio a.flac  # a face and a voice together
+//! cargo run --release --example analyze -- clip.mp4 --mode voice    # auto | face | voice | fused
 //! ```
 //!
 //! Each branch runs on the modality the input has: the voice branch on audio (a video's audio
 //! track), the face branch on a picture or on a video's frames (5 per second, faces followed,
-//! probabilities averaged). Both results are printed side by side; a branch that cannot run
-//! (no face found, no audio track) says why. Late fusion of the two is not built yet.
+//! probabilities averaged). The fused answer (a product of the two branches' probabilities)
+//! is printed first, then each branch's own; a branch that cannot run (no face found, no audio
+//! track) says why, and the other answers alone.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use facevox::vision::media_kind;
-use facevox::{EmotionPrediction, GenderPrediction};
-use facevox::{FaceAnalysis, FaceAnalyzer, VoiceAnalysis, VoiceAnalyzer};
+use facevox::{Analysis, Analyzer, EmotionPrediction, GenderPrediction, Mode};
+
+const USAGE: &str = "usage: analyze [INPUT] [--audio FILE] [--mode auto|face|voice|fused] [--json]
+  (default INPUT: the shipped example clip)";
 
 fn main() {
     let mut json = false;
     let mut input = None;
-    for arg in std::env::args().skip(1) {
+    let mut audio = None;
+    let mut mode = Mode::Auto;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--audio" => audio = args.next().map(PathBuf::from),
+            "--mode" => {
+                mode = match args.next().as_deref() {
+                    Some("auto") => Mode::Auto,
+                    Some("face") => Mode::Face,
+                    Some("voice") => Mode::Voice,
+                    Some("fused") => Mode::Fused,
+                    other => {
+                        eprintln!("error: unknown mode {other:?}\n{USAGE}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             "-h" | "--help" => {
-                eprintln!("usage: analyze [INPUT] [--json]   (default: the shipped example clip)");
+                eprintln!("{USAGE}");
                 return;
             }
             _ => input = Some(PathBuf::from(arg)),
@@ -33,72 +53,67 @@ fn main() {
     let input = input.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/01-01-07-02-02-01-01.mp4")
     });
-    if let Err(e) = run(&input, json) {
+    if let Err(e) = run(&input, audio.as_ref(), mode, json) {
         eprintln!("error: {}: {e}", input.display());
         std::process::exit(1);
     }
 }
 
-fn run(input: &Path, json: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let kind = media_kind(input);
-    let (has_voice, has_face) = (kind.has_voice(), kind.has_face());
-    let voice: Option<facevox::Result<VoiceAnalysis>> =
-        has_voice.then(|| VoiceAnalyzer::new().and_then(|a| a.analyze_file(input)));
-    let face: Option<facevox::Result<FaceAnalysis>> =
-        has_face.then(|| FaceAnalyzer::new().and_then(|a| a.analyze_file(input)));
-    // When no branch could run, the run fails (exit status 1) with the first branch's error.
-    let none_ok = !matches!(voice, Some(Ok(_))) && !matches!(face, Some(Ok(_)));
+fn run(
+    input: &PathBuf,
+    audio: Option<&PathBuf>,
+    mode: Mode,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let analyzer = Analyzer::new()?;
+    let a: Analysis = match audio {
+        Some(audio) => analyzer.analyze_pair(input, audio, mode)?,
+        None => analyzer.analyze_file(input, mode)?,
+    };
     if json {
-        let value = serde_json::json!({
-            "input": input.display().to_string(),
-            "voice": branch_json(&voice),
-            "face": branch_json(&face),
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("{}", input.display());
-        match &voice {
-            Some(Ok(r)) => {
-                println!("  voice branch ({:.2} s of speech):", r.speech_seconds);
-                print_predictions(&r.gender, &r.emotion);
+        let mut v = serde_json::to_value(&a)?;
+        // The embeddings are for the fusion head, not for reading.
+        for branch in ["face", "voice"] {
+            if let Some(o) = v[branch].as_object_mut() {
+                o.remove("embedding");
             }
-            Some(Err(e)) => println!("  voice branch: not run: {e}"),
-            None => {}
         }
-        match &face {
-            Some(Ok(r)) => {
-                println!(
-                    "  face branch (a face in {} of {} frames looked at):",
-                    r.faces, r.frames
-                );
-                print_predictions(&r.gender, &r.emotion);
-            }
-            Some(Err(e)) => println!("  face branch: not run: {e}"),
-            None => {}
-        }
-        println!("  (perceived gender is a binary dataset label, not a fact about the person)");
+        v["input"] = serde_json::json!(input.display().to_string());
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
     }
-    if none_ok {
-        let err = match (&voice, &face) {
-            (Some(Err(e)), _) | (_, Some(Err(e))) => e.to_string(),
-            _ => unreachable!("every input goes to at least one branch"),
-        };
-        return Err(err.into());
+    println!("{}", input.display());
+    if let Some(audio) = audio {
+        println!("  with audio {}", audio.display());
     }
+    if let Some(f) = &a.fused {
+        let used: Vec<String> = f
+            .modalities
+            .iter()
+            .map(|m| format!("{m:?}").to_lowercase())
+            .collect();
+        println!("  fused ({}, from {}):", f.method, used.join(" + "));
+        print_predictions(&f.gender, &f.emotion);
+    }
+    if let Some(r) = &a.voice {
+        println!("  voice branch ({:.2} s of speech):", r.speech_seconds);
+        print_predictions(&r.gender, &r.emotion);
+    }
+    if let Some(why) = &a.voice_skipped {
+        println!("  voice branch: not run: {why}");
+    }
+    if let Some(r) = &a.face {
+        println!(
+            "  face branch (a face in {} of {} frames looked at):",
+            r.faces, r.frames
+        );
+        print_predictions(&r.gender, &r.emotion);
+    }
+    if let Some(why) = &a.face_skipped {
+        println!("  face branch: not run: {why}");
+    }
+    println!("  (perceived gender is a binary dataset label, not a fact about the person)");
     Ok(())
-}
-
-/// A branch's result as JSON (without the embedding), `{"error": ...}`, or null when not run.
-fn branch_json<T: serde::Serialize>(r: &Option<facevox::Result<T>>) -> serde_json::Value {
-    match r {
-        None => serde_json::Value::Null,
-        Some(Ok(a)) => {
-            let mut v = serde_json::to_value(a).expect("analysis results serialise");
-            v.as_object_mut().map(|o| o.remove("embedding"));
-            v
-        }
-        Some(Err(e)) => serde_json::json!({ "error": e.to_string() }),
-    }
 }
 
 fn print_predictions(gender: &GenderPrediction, emotion: &EmotionPrediction) {

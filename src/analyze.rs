@@ -40,7 +40,7 @@ pub struct GenderPrediction {
 }
 
 impl GenderPrediction {
-    fn from_probs(p: [f32; 2]) -> Self {
+    pub(crate) fn from_probs(p: [f32; 2]) -> Self {
         let female = p[1] > p[0];
         Self {
             label: if female { Gender::Female } else { Gender::Male },

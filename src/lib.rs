@@ -63,6 +63,7 @@
 //! FER+'s eight (with contempt).
 
 mod analyze;
+mod analyzer;
 pub mod audio;
 mod data;
 mod error;
@@ -78,6 +79,7 @@ pub mod vision;
 pub use analyze::{
     EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
 };
+pub use analyzer::{Analysis, Analyzer, FusedAnalysis, Modality, Mode};
 pub use error::{Error, Result};
 pub use labels::{Emotion, Gender};
 pub use vision::FaceSource;

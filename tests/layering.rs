@@ -26,6 +26,7 @@ fn inference_modules_do_not_import_training_data_or_evaluation() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let inference = [
         "analyze.rs",
+        "analyzer.rs",
         "models.rs",
         "model",
         "audio",

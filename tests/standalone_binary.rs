@@ -47,8 +47,8 @@ fn the_analyze_binary_runs_from_an_empty_directory_on_embedded_models() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Both branches ran: the voice on the AAC track, the face on the H.264 frames.
-    for branch in ["voice", "face"] {
+    // Both branches ran: the voice on the AAC track, the face on the H.264 frames; and fused.
+    for branch in ["voice", "face", "fused"] {
         assert!(v[branch]["gender"]["label"].is_string(), "{branch}: {v}");
         assert!(v[branch]["emotion"]["label"].is_string(), "{branch}: {v}");
     }
@@ -70,9 +70,9 @@ fn the_analyze_binary_runs_from_an_empty_directory_on_embedded_models() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("no-models-here"),
+        String::from_utf8_lossy(&out.stderr).contains("no-models-here"),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr)
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -17,6 +17,7 @@
 pub(crate) mod blocks;
 pub(crate) mod conv;
 pub mod face;
+pub mod fusion;
 mod head;
 pub(crate) mod norm;
 pub(crate) mod pool;
@@ -25,6 +26,7 @@ pub mod spec;
 pub mod voice;
 
 pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};
+pub use fusion::{FusedProbs, ProductOfExperts};
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
 pub use spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};

@@ -1,0 +1,273 @@
+//! One [`Analyzer`] for faces, voices or both: it runs each branch on the modality an input
+//! has and fuses their answers.
+//!
+//! ```no_run
+//! use facevox::{Analyzer, Mode};
+//!
+//! # fn main() -> facevox::Result<()> {
+//! let analyzer = Analyzer::new()?;
+//! let a = analyzer.analyze_file("examples/data/01-01-07-02-02-01-01.mp4", Mode::Auto)?;
+//! if let Some(f) = &a.fused {
+//!     println!("{} ({:.0}%), {}", f.gender.label, 100.0 * f.gender.confidence, f.emotion.label);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The fusion today is the training-free [`ProductOfExperts`] over the two branches'
+//! probabilities (temperatures 1); a learned fusion head replaces it where it measures better.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::{
+    EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
+};
+use crate::model::fusion::{BranchProbs, ProductOfExperts};
+use crate::vision::{media_kind, FaceSource};
+use crate::{Error, Result};
+
+/// Which answer to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Fused where both modalities answer, else the one that does.
+    #[default]
+    Auto,
+    /// The face branch only (an input without a face is an error).
+    Face,
+    /// The voice branch only (an input without speech is an error).
+    Voice,
+    /// Both branches fused; a missing modality is answered by the other (and said so).
+    Fused,
+}
+
+/// A modality an answer used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// The face branch.
+    Face,
+    /// The voice branch.
+    Voice,
+}
+
+/// The fused answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FusedAnalysis {
+    /// Perceived gender.
+    pub gender: GenderPrediction,
+    /// Emotion over the union of the branches' labels.
+    pub emotion: EmotionPrediction,
+    /// The modalities that answered.
+    pub modalities: Vec<Modality>,
+    /// How they were combined (`product_of_experts`).
+    pub method: String,
+}
+
+/// Everything an [`Analyzer`] says about one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Analysis {
+    /// The mode asked for.
+    pub mode: Mode,
+    /// The fused answer (in `Auto` and `Fused` modes, when any branch answered).
+    pub fused: Option<FusedAnalysis>,
+    /// The face branch's own answer.
+    pub face: Option<FaceAnalysis>,
+    /// The voice branch's own answer.
+    pub voice: Option<VoiceAnalysis>,
+    /// Why the face branch did not answer (no face found, not a picture or video, ...).
+    pub face_skipped: Option<String>,
+    /// Why the voice branch did not answer (no audio track, silence, ...).
+    pub voice_skipped: Option<String>,
+}
+
+/// Both branches and their fusion, loaded once. `Send + Sync`: share one between threads.
+#[derive(Debug)]
+pub struct Analyzer {
+    face: FaceAnalyzer,
+    voice: VoiceAnalyzer,
+    fusion: ProductOfExperts,
+}
+
+impl Analyzer {
+    /// The shipped models (see [`models`](crate::models): `FACEVOX_MODELS`, else compiled in).
+    pub fn new() -> Result<Self> {
+        Ok(Self::from_parts(
+            FaceAnalyzer::new()?,
+            VoiceAnalyzer::new()?,
+        ))
+    }
+
+    /// `face.*` and `voice.*` from `dir`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        Ok(Self::from_parts(
+            FaceAnalyzer::from_dir(dir)?,
+            VoiceAnalyzer::from_dir(dir)?,
+        ))
+    }
+
+    /// Two loaded branches, fused by the product of experts.
+    pub fn from_parts(face: FaceAnalyzer, voice: VoiceAnalyzer) -> Self {
+        Self {
+            face,
+            voice,
+            fusion: ProductOfExperts::default(),
+        }
+    }
+
+    /// The face branch.
+    pub fn face(&self) -> &FaceAnalyzer {
+        &self.face
+    }
+
+    /// The voice branch.
+    pub fn voice(&self) -> &VoiceAnalyzer {
+        &self.voice
+    }
+
+    /// Analyses one file: a video (faces from its frames, voice from its audio track), a
+    /// picture (face) or an audio file (voice).
+    pub fn analyze_file(&self, path: impl AsRef<Path>, mode: Mode) -> Result<Analysis> {
+        let path = path.as_ref();
+        let kind = media_kind(path);
+        self.analyze_inputs(
+            kind.has_face().then_some(path),
+            kind.has_voice().then_some(path),
+            mode,
+        )
+    }
+
+    /// Analyses a face input (picture or video) and a voice input (audio, or a video's audio
+    /// track) of the same person, for example a video and its separately recorded audio.
+    pub fn analyze_pair(
+        &self,
+        face: impl AsRef<Path>,
+        voice: impl AsRef<Path>,
+        mode: Mode,
+    ) -> Result<Analysis> {
+        self.analyze_inputs(Some(face.as_ref()), Some(voice.as_ref()), mode)
+    }
+
+    fn analyze_inputs(
+        &self,
+        face_in: Option<&Path>,
+        voice_in: Option<&Path>,
+        mode: Mode,
+    ) -> Result<Analysis> {
+        let want_face = mode != Mode::Voice;
+        let want_voice = mode != Mode::Face;
+        let face = face_in
+            .filter(|_| want_face)
+            .map(|p| self.face.analyze_file_among(p, FaceSource::Detect, None));
+        let voice = voice_in
+            .filter(|_| want_voice)
+            .map(|p| self.voice.analyze_file(p));
+        let (face, face_err) = split(face);
+        let (voice, voice_err) = split(voice);
+        // A single-branch mode needs its branch; the others need at least one.
+        match mode {
+            Mode::Face if face.is_none() => {
+                return Err(face_err.unwrap_or_else(|| not_for("a face", face_in)))
+            }
+            Mode::Voice if voice.is_none() => {
+                return Err(voice_err.unwrap_or_else(|| not_for("a voice", voice_in)))
+            }
+            _ if face.is_none() && voice.is_none() => {
+                return Err(face_err
+                    .or(voice_err)
+                    .unwrap_or_else(|| not_for("a face or a voice", face_in.or(voice_in))))
+            }
+            _ => {}
+        }
+        let fused = match mode {
+            Mode::Auto | Mode::Fused => self.fuse(face.as_ref(), voice.as_ref())?,
+            Mode::Face | Mode::Voice => None,
+        };
+        let skipped = |wanted: bool, input: Option<&Path>, err: Option<Error>, what: &str| match (
+            wanted, input, err,
+        ) {
+            (_, _, Some(e)) => Some(e.to_string()),
+            (true, None, None) => Some(format!("the input has no {what}")),
+            _ => None,
+        };
+        Ok(Analysis {
+            mode,
+            fused,
+            face_skipped: skipped(
+                want_face && face.is_none(),
+                face_in,
+                face_err,
+                "picture or video",
+            ),
+            voice_skipped: skipped(want_voice && voice.is_none(), voice_in, voice_err, "audio"),
+            face,
+            voice,
+        })
+    }
+
+    fn fuse(
+        &self,
+        face: Option<&FaceAnalysis>,
+        voice: Option<&VoiceAnalysis>,
+    ) -> Result<Option<FusedAnalysis>> {
+        let f_probs: Option<Vec<f32>> =
+            face.map(|f| f.emotion.probabilities.iter().map(|p| p.1).collect());
+        let v_probs: Option<Vec<f32>> =
+            voice.map(|v| v.emotion.probabilities.iter().map(|p| p.1).collect());
+        let gender = |g: &GenderPrediction| [1.0 - g.p_female, g.p_female];
+        let fused = self.fusion.fuse(
+            face.zip(f_probs.as_deref()).map(|(f, e)| BranchProbs {
+                gender: gender(&f.gender),
+                emotions: self.face.emotions(),
+                emotion: e,
+            }),
+            voice.zip(v_probs.as_deref()).map(|(v, e)| BranchProbs {
+                gender: gender(&v.gender),
+                emotions: self.voice.emotions(),
+                emotion: e,
+            }),
+        );
+        let Some(fused) = fused else {
+            return Ok(None);
+        };
+        let modalities = [face.map(|_| Modality::Face), voice.map(|_| Modality::Voice)]
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(Some(FusedAnalysis {
+            gender: GenderPrediction::from_probs(fused.gender),
+            emotion: EmotionPrediction::from_distribution(
+                fused.emotions.into_iter().zip(fused.emotion).collect(),
+                None,
+            )?,
+            modalities,
+            method: "product_of_experts".into(),
+        }))
+    }
+}
+
+fn split<T>(r: Option<Result<T>>) -> (Option<T>, Option<Error>) {
+    match r {
+        Some(Ok(v)) => (Some(v), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    }
+}
+
+fn not_for(what: &str, input: Option<&Path>) -> Error {
+    Error::InvalidConfig(match input {
+        Some(p) => format!("{} has no {what} to analyse", p.display()),
+        None => format!("no input with {what} was given"),
+    })
+}
+
+/// The analyzer can be shared between threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Analyzer>();
+};

@@ -1,0 +1,104 @@
+//! The one `Analyzer` on the shipped models: every mode on the example clip, a missing
+//! modality answered by the other, a paired picture + audio file, and typed errors when the
+//! asked-for modality is absent.
+
+use std::path::{Path, PathBuf};
+
+use facevox::{Analyzer, Error, Modality, Mode};
+
+fn example_clip() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/01-01-07-02-02-01-01.mp4")
+}
+
+fn temp(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("facevox-analyzer-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The clip's audio track as a 16-bit WAV file.
+fn clip_audio_wav(dir: &Path) -> PathBuf {
+    let clip = facevox::audio::decode_file(example_clip(), &Default::default()).unwrap();
+    let path = dir.join("clip.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: clip.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).unwrap();
+    for s in &clip.samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    path
+}
+
+#[test]
+fn every_mode_on_the_example_clip() {
+    let a = Analyzer::new().unwrap();
+    let clip = example_clip();
+    let auto = a.analyze_file(&clip, Mode::Auto).unwrap();
+    let fused = auto.fused.as_ref().expect("both modalities answer");
+    assert_eq!(fused.modalities, vec![Modality::Face, Modality::Voice]);
+    assert_eq!(fused.method, "product_of_experts");
+    let (face, voice) = (auto.face.as_ref().unwrap(), auto.voice.as_ref().unwrap());
+    // Nine emotions: the voice's eight and the face's contempt; a distribution.
+    assert_eq!(fused.emotion.probabilities.len(), 9);
+    let total: f32 = fused.emotion.probabilities.iter().map(|p| p.1).sum();
+    assert!((total - 1.0).abs() < 1e-4);
+    // Both branches hear and see actor 01 as male, so the product is at least as sure.
+    assert_eq!(fused.gender.label, facevox::Gender::Male);
+    assert!(fused.gender.confidence >= face.gender.confidence.max(voice.gender.confidence));
+    // The per-branch modes answer with their branch alone, exactly as the branch does.
+    let f = a.analyze_file(&clip, Mode::Face).unwrap();
+    assert!(f.fused.is_none() && f.voice.is_none());
+    assert_eq!(f.face.as_ref(), Some(face));
+    let v = a.analyze_file(&clip, Mode::Voice).unwrap();
+    assert!(v.fused.is_none() && v.face.is_none());
+    assert_eq!(v.voice.as_ref(), Some(voice));
+    assert_eq!(
+        a.analyze_file(&clip, Mode::Fused).unwrap().fused,
+        auto.fused
+    );
+    // Results serialise.
+    let json = serde_json::to_value(&auto).unwrap();
+    assert_eq!(json["fused"]["modalities"][0], "face");
+}
+
+#[test]
+fn a_missing_modality_is_answered_by_the_other() {
+    let a = Analyzer::new().unwrap();
+    let dir = temp("missing");
+    let wav = clip_audio_wav(&dir);
+    // Audio only: the voice answers, fused from it alone, and the face says why it did not.
+    let r = a.analyze_file(&wav, Mode::Fused).unwrap();
+    let fused = r.fused.unwrap();
+    assert_eq!(fused.modalities, vec![Modality::Voice]);
+    assert_eq!(fused.gender.label, r.voice.as_ref().unwrap().gender.label);
+    assert!(r.face.is_none() && r.face_skipped.is_some());
+    assert!(matches!(
+        a.analyze_file(&wav, Mode::Face),
+        Err(Error::InvalidConfig(_))
+    ));
+    // A picture with no face, paired with the audio: the voice answers; face mode is NoFace.
+    let blank = dir.join("blank.png");
+    image::RgbImage::from_fn(120, 90, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 2) as u8, 90])
+    })
+    .save(&blank)
+    .unwrap();
+    let r = a.analyze_pair(&blank, &wav, Mode::Auto).unwrap();
+    assert_eq!(r.fused.unwrap().modalities, vec![Modality::Voice]);
+    assert!(r.face_skipped.unwrap().contains("no face"));
+    assert!(matches!(
+        a.analyze_pair(&blank, &wav, Mode::Face),
+        Err(Error::NoFace(_))
+    ));
+    // Neither modality: an error, never a guess.
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not media").unwrap();
+    assert!(a.analyze_pair(&blank, &text, Mode::Auto).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
