@@ -25,7 +25,8 @@ use facevox::training::eval::{
     plot_confusion_matrix, plot_roc_curve, stratified_split, to_json_pretty,
 };
 use facevox::training::{
-    cross_validate_voice, train_voice_members, VoiceExample, VoiceTrainingConfig,
+    corpus_of, cross_validate_voice_with_extra, train_voice_members, VoiceExample,
+    VoiceTrainingConfig,
 };
 
 // Training allocates and frees activation-sized buffers every step; mimalloc keeps them in
@@ -76,6 +77,10 @@ struct Args {
     /// Training speakers per fold held out for early stopping (0 = train a fixed schedule).
     #[arg(long, default_value_t = 0)]
     inner_val: usize,
+    /// Cross-validate over this corpus only (`actor` for RAVDESS, `accent`, `crema`, `emodb`:
+    /// the group id's prefix); the other corpora's clips join every fold's training set.
+    #[arg(long)]
+    cv_corpus: Option<String>,
     /// Skip the final model (cross-validation only).
     #[arg(long)]
     cv_only: bool,
@@ -214,9 +219,27 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     if let Some(k) = args.cv {
-        let cv = cross_validate_voice(
+        let (folded, extra): (Vec<VoiceExample>, Vec<VoiceExample>) = match &args.cv_corpus {
+            Some(c) => examples
+                .iter()
+                .cloned()
+                .partition(|e| corpus_of(e.group.as_deref()) == c),
+            None => (examples.clone(), Vec::new()),
+        };
+        if folded.is_empty() {
+            return Err(
+                format!("--cv-corpus {:?}: no clips of that corpus", args.cv_corpus).into(),
+            );
+        }
+        eprintln!(
+            "cross-validating on {} clips; {} clips of other corpora train in every fold",
+            folded.len(),
+            extra.len()
+        );
+        let cv = cross_validate_voice_with_extra(
             &cfg,
-            &examples,
+            &folded,
+            &extra,
             k,
             args.fold_seed,
             args.inner_val,

@@ -374,3 +374,25 @@ fn test_time_augmentation_averages_the_transformed_views() {
     .is_err());
     assert!(TestTimeViews::mirrored().validate_for_voices().is_err());
 }
+
+#[test]
+fn cross_validation_with_another_corpus_tests_only_the_folded_one() {
+    use facevox::training::cross_validate_voice_with_extra;
+    // 48 clips of 6 speakers are folded; 12 gender-only clips of another corpus only train.
+    let folded = synthetic(48, 21, true, true);
+    let mut extra = synthetic(12, 22, false, true);
+    for (i, e) in extra.iter_mut().enumerate() {
+        e.group = Some(format!("accent_{i}"));
+    }
+    let cv =
+        cross_validate_voice_with_extra(&config(1), &folded, &extra, 3, 7, 0, None, None).unwrap();
+    assert_eq!(cv.folds.len(), 3);
+    let tested: usize = cv.folds.iter().map(|f| f.gender.classification.n).sum();
+    assert_eq!(tested, 48, "every folded clip tested once, no other");
+    for f in &cv.folds {
+        assert!(f.test_groups.iter().all(|g| g.starts_with("spk")));
+        // Each fold trains on the other folds' clips plus every extra clip.
+        let test_n = f.gender.classification.n;
+        assert_eq!(f.n_train, 48 - test_n + 12);
+    }
+}

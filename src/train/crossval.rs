@@ -101,6 +101,32 @@ pub fn cross_validate_voice(
     log_dir: Option<&Path>,
     max_folds: Option<usize>,
 ) -> Result<VoiceCrossValidation> {
+    cross_validate_voice_with_extra(
+        cfg,
+        examples,
+        &[],
+        k,
+        fold_seed,
+        inner_validation_groups,
+        log_dir,
+        max_folds,
+    )
+}
+
+/// As [`cross_validate_voice`], with `extra_train` examples (other corpora) added to every
+/// fold's training set and never tested on: the folds, and every reported figure, are over
+/// `examples` alone. This is the within-corpus protocol for a model trained on several corpora.
+#[allow(clippy::too_many_arguments)]
+pub fn cross_validate_voice_with_extra(
+    cfg: &VoiceTrainingConfig,
+    examples: &[VoiceExample],
+    extra_train: &[VoiceExample],
+    k: usize,
+    fold_seed: u64,
+    inner_validation_groups: usize,
+    log_dir: Option<&Path>,
+    max_folds: Option<usize>,
+) -> Result<VoiceCrossValidation> {
     let groups: Vec<String> = examples
         .iter()
         .map(|e| {
@@ -159,6 +185,7 @@ pub fn cross_validate_voice(
                 tr.push(examples[i].clone());
             }
         }
+        tr.extend(extra_train.iter().cloned());
         let test: Vec<&VoiceExample> = fold.test.iter().map(|&i| &examples[i]).collect();
         let log = log_dir.map(|d| d.join(format!("fold_{}.jsonl", fi + 1)));
         if cfg.train.progress {

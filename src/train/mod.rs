@@ -34,7 +34,10 @@ pub mod voice;
 
 pub use crate::model::Prediction;
 pub use augment::{AudioAugmentConfig, ChannelAugmentConfig};
-pub use crossval::{cross_validate_voice, TtaScore, VoiceCrossValidation, VoiceFoldResult};
+pub use crossval::{
+    cross_validate_voice, cross_validate_voice_with_extra, TtaScore, VoiceCrossValidation,
+    VoiceFoldResult,
+};
 pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
     load_face_init_weights, train_face, FaceExample, FaceTrainingConfig, SkippedImage,
