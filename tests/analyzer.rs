@@ -102,3 +102,46 @@ fn a_missing_modality_is_answered_by_the_other() {
     assert!(a.analyze_pair(&blank, &text, Mode::Auto).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
+    use facevox::training::data::load_manifest;
+    use facevox::training::eval::{score_manifest, ManifestBranch};
+    let a = Analyzer::new().unwrap();
+    let dir = temp("manifest");
+    let clip = example_clip();
+    std::fs::copy(&clip, dir.join("clip.mp4")).unwrap();
+    clip_audio_wav(&dir);
+    // The video in both columns; the video with its audio as a separate file; a voice-only
+    // row; a row with an unreadable voice.
+    std::fs::write(dir.join("bad.wav"), b"RIFF....not audio").unwrap();
+    std::fs::write(
+        dir.join("m.csv"),
+        "face,voice,gender,emotion\n\
+         clip.mp4,clip.mp4,male,disgust\n\
+         clip.mp4,clip.wav,male,disgust\n\
+         ,clip.wav,male,disgust\n\
+         ,bad.wav,male,disgust\n",
+    )
+    .unwrap();
+    let rows = load_manifest(dir.join("m.csv")).unwrap();
+    let r = score_manifest(ManifestBranch::Fused(&a), &rows, None).unwrap();
+    assert_eq!((r.n, r.errors), (4, 1));
+    assert_eq!(r.gender.n, 3);
+    assert_eq!(r.emotion.labels.len(), 9);
+    // The face scored the two rows with a face, the voice all three readable rows.
+    assert_eq!(r.branches["face"].gender.n, 2);
+    assert_eq!(r.branches["voice"].gender.n, 3);
+    assert_eq!(r.branches["voice"].emotion.labels.len(), 8);
+    let json = serde_json::to_value(&r).unwrap();
+    for key in ["fused", "face", "voice"] {
+        let v = if key == "fused" {
+            &json
+        } else {
+            &json["branches"][key]
+        };
+        assert!(v["gender"]["accuracy"].is_number(), "{key}: {v}");
+    }
+    assert_eq!(json["mode"], "fused");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

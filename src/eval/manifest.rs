@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::report::{ClassMetrics, ClassificationReport};
 use crate::analyze::{EmotionPrediction, FaceAnalyzer, GenderPrediction, VoiceAnalyzer};
+use crate::analyzer::{Analysis, Analyzer, Mode};
 use crate::audio::decode_file;
 use crate::data::Sample;
 use crate::labels::{Emotion, Gender};
@@ -23,6 +24,9 @@ pub enum ManifestBranch<'a> {
     /// The face branch on the `face` column (pictures, found or taken as crops per the
     /// [`FaceSource`], or videos).
     Face(&'a FaceAnalyzer, FaceSource),
+    /// Both columns fused (a row with one column is answered by that modality); the report
+    /// also scores each branch on its own over the same rows, under `branches`.
+    Fused(&'a Analyzer),
 }
 
 impl ManifestBranch<'_> {
@@ -30,13 +34,24 @@ impl ManifestBranch<'_> {
         match self {
             ManifestBranch::Voice(_) => "voice",
             ManifestBranch::Face(..) => "face",
+            ManifestBranch::Fused(_) => "fused",
         }
     }
 
-    fn emotions(&self) -> &[Emotion] {
+    fn emotions(&self) -> Vec<Emotion> {
         match self {
-            ManifestBranch::Voice(a) => a.emotions(),
-            ManifestBranch::Face(a, _) => a.emotions(),
+            ManifestBranch::Voice(a) => a.emotions().to_vec(),
+            ManifestBranch::Face(a, _) => a.emotions().to_vec(),
+            // The fused label set: the voice's, then the face's others.
+            ManifestBranch::Fused(a) => {
+                let mut e = a.voice().emotions().to_vec();
+                for x in a.face().emotions() {
+                    if !e.contains(x) {
+                        e.push(*x);
+                    }
+                }
+                e
+            }
         }
     }
 
@@ -44,33 +59,176 @@ impl ManifestBranch<'_> {
         match self {
             ManifestBranch::Voice(a) => serde_json::json!({"voice": a.model().provenance}),
             ManifestBranch::Face(a, _) => serde_json::json!({"face": a.model().provenance}),
+            ManifestBranch::Fused(a) => serde_json::json!({
+                "face": a.face().model().provenance,
+                "voice": a.voice().model().provenance,
+                "fusion": "product_of_experts",
+            }),
         }
     }
 
-    fn input<'r>(&self, row: &'r Sample) -> Option<&'r PathBuf> {
+    /// The row's input for this branch, as text for failure reports (`None`: the row has none).
+    fn input(&self, row: &Sample) -> Option<String> {
+        let show = |p: &PathBuf| p.display().to_string();
         match self {
-            ManifestBranch::Voice(_) => row.voice.as_ref(),
-            ManifestBranch::Face(..) => row.face.as_ref(),
+            ManifestBranch::Voice(_) => row.voice.as_ref().map(show),
+            ManifestBranch::Face(..) => row.face.as_ref().map(show),
+            ManifestBranch::Fused(_) => match (&row.face, &row.voice) {
+                (Some(f), Some(v)) => Some(format!("{} + {}", show(f), show(v))),
+                (Some(p), None) | (None, Some(p)) => Some(show(p)),
+                (None, None) => None,
+            },
         }
     }
 
-    fn predict(
-        &self,
-        path: &PathBuf,
-        allowed: &[Emotion],
-    ) -> Result<(GenderPrediction, EmotionPrediction)> {
+    /// The answer to score, and for the fused branch each branch's own (face, voice).
+    fn predict(&self, row: &Sample, allowed: &[Emotion]) -> Result<Scored> {
         match self {
             ManifestBranch::Voice(a) => {
+                let path = row.voice.as_ref().expect("checked by input()");
                 let clip = decode_file(path, &Default::default())?;
                 let r = a.analyze_clip_among(&clip, Some(allowed))?;
-                Ok((r.gender, r.emotion))
+                Ok(Scored::one(r.gender, r.emotion))
             }
             ManifestBranch::Face(a, source) => {
+                let path = row.face.as_ref().expect("checked by input()");
                 let r = a.analyze_file_among(path, *source, Some(allowed))?;
-                Ok((r.gender, r.emotion))
+                Ok(Scored::one(r.gender, r.emotion))
+            }
+            ManifestBranch::Fused(a) => {
+                let r: Analysis = match (&row.face, &row.voice) {
+                    (Some(f), Some(v)) => a.analyze_pair(f, v, Mode::Fused)?,
+                    (Some(p), None) | (None, Some(p)) => a.analyze_file(p, Mode::Fused)?,
+                    (None, None) => unreachable!("checked by input()"),
+                };
+                let fused = r.fused.expect("the fused mode answers or errs");
+                Ok(Scored {
+                    gender: fused.gender,
+                    emotion: fused.emotion,
+                    face: r.face.map(|f| (f.gender, f.emotion)),
+                    voice: r.voice.map(|v| (v.gender, v.emotion)),
+                })
             }
         }
     }
+}
+
+/// One row's answers.
+struct Scored {
+    gender: GenderPrediction,
+    emotion: EmotionPrediction,
+    face: Option<(GenderPrediction, EmotionPrediction)>,
+    voice: Option<(GenderPrediction, EmotionPrediction)>,
+}
+
+impl Scored {
+    fn one(gender: GenderPrediction, emotion: EmotionPrediction) -> Self {
+        Self {
+            gender,
+            emotion,
+            face: None,
+            voice: None,
+        }
+    }
+}
+
+/// Truth and prediction pairs of one stream of answers, over `allowed` emotions.
+struct Tally {
+    allowed: Vec<Emotion>,
+    gt: Vec<usize>,
+    gp: Vec<usize>,
+    et: Vec<usize>,
+    ep: Vec<usize>,
+    skipped: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    fn new(allowed: Vec<Emotion>) -> Self {
+        Self {
+            allowed,
+            gt: Vec::new(),
+            gp: Vec::new(),
+            et: Vec::new(),
+            ep: Vec::new(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one row; the emotion argmax is taken again among this tally's allowed emotions.
+    fn add(&mut self, row: &Sample, gender: &GenderPrediction, emotion: &EmotionPrediction) {
+        if let Some(g) = row.gender {
+            self.gt.push(g as usize);
+            self.gp.push(gender.label as usize);
+        }
+        let Some(e) = row.emotion else { return };
+        let Some(k) = self.allowed.iter().position(|&a| a == e) else {
+            *self.skipped.entry(e.to_string()).or_default() += 1;
+            return;
+        };
+        let best = self
+            .allowed
+            .iter()
+            .enumerate()
+            .max_by(|a, b| {
+                emotion
+                    .probability(*a.1)
+                    .total_cmp(&emotion.probability(*b.1))
+            })
+            .map(|(i, _)| i)
+            .expect("allowed is not empty");
+        self.et.push(k);
+        self.ep.push(best);
+    }
+
+    fn finish(self) -> Result<BranchScores> {
+        let names: Vec<String> = self.allowed.iter().map(|e| e.to_string()).collect();
+        let gender_report = (!self.gt.is_empty())
+            .then(|| {
+                ClassificationReport::new(
+                    &self.gt,
+                    &self.gp,
+                    &[Gender::Male.to_string(), Gender::Female.to_string()],
+                )
+            })
+            .transpose()?;
+        let emotion_report = (!self.et.is_empty())
+            .then(|| ClassificationReport::new(&self.et, &self.ep, &names))
+            .transpose()?;
+        Ok(BranchScores {
+            gender: GenderSection {
+                n: self.gt.len(),
+                accuracy: gender_report.as_ref().map(|r| r.accuracy),
+                balanced_accuracy: gender_report
+                    .as_ref()
+                    .map(|r| r.balanced_accuracy.unwrap_or(r.uar)),
+                confusion: gender_report
+                    .as_ref()
+                    .map_or_else(|| vec![vec![0; 2]; 2], |r| r.confusion.clone()),
+            },
+            emotion: EmotionSection {
+                n: self.et.len(),
+                accuracy: emotion_report.as_ref().map(|r| r.accuracy),
+                uar: emotion_report.as_ref().map(|r| r.uar),
+                macro_f1: emotion_report.as_ref().map(|r| r.macro_f1),
+                confusion: emotion_report.as_ref().map_or_else(
+                    || vec![vec![0; names.len()]; names.len()],
+                    |r| r.confusion.clone(),
+                ),
+                per_class: emotion_report.as_ref().map(|r| r.per_class.clone()),
+                labels: names,
+                skipped: self.skipped,
+            },
+        })
+    }
+}
+
+/// One stream's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchScores {
+    /// Perceived gender.
+    pub gender: GenderSection,
+    /// Emotion.
+    pub emotion: EmotionSection,
 }
 
 /// A row that could not be scored.
@@ -134,6 +292,10 @@ pub struct ManifestReport {
     pub gender: GenderSection,
     /// Emotion.
     pub emotion: EmotionSection,
+    /// With the fused branch: each branch on its own over the rows it answered (`face`,
+    /// `voice`), the emotion argmax among the allowed emotions that branch knows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub branches: BTreeMap<String, BranchScores>,
     /// The model's provenance.
     pub model: serde_json::Value,
 }
@@ -149,17 +311,34 @@ pub fn score_manifest(
     allowed: Option<&[Emotion]>,
 ) -> Result<ManifestReport> {
     let model_emotions = branch.emotions();
-    let allowed: Vec<Emotion> = allowed.map_or_else(|| model_emotions.to_vec(), <[_]>::to_vec);
+    let allowed: Vec<Emotion> = allowed.map_or_else(|| model_emotions.clone(), <[_]>::to_vec);
     if let Some(e) = allowed.iter().find(|e| !model_emotions.contains(e)) {
         return Err(Error::InvalidConfig(format!(
             "the model has no output for {e}"
         )));
     }
-    let label_names: Vec<String> = allowed.iter().map(|e| e.to_string()).collect();
+    if allowed.is_empty() {
+        return Err(Error::InvalidConfig("no emotion to choose from".into()));
+    }
     let mut failures = Vec::new();
-    let (mut gt, mut gp) = (Vec::new(), Vec::new());
-    let (mut et, mut ep) = (Vec::new(), Vec::new());
-    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tally = Tally::new(allowed.clone());
+    // The fused branch also scores each branch alone, among the allowed emotions it knows.
+    let mut own: Option<(Tally, Tally)> = match branch {
+        ManifestBranch::Fused(a) => {
+            let among = |known: &[Emotion]| -> Vec<Emotion> {
+                allowed
+                    .iter()
+                    .copied()
+                    .filter(|e| known.contains(e))
+                    .collect()
+            };
+            Some((
+                Tally::new(among(a.face().emotions())),
+                Tally::new(among(a.voice().emotions())),
+            ))
+        }
+        _ => None,
+    };
     for (i, row) in rows.iter().enumerate() {
         let Some(input) = branch.input(row) else {
             failures.push(RowFailure {
@@ -169,76 +348,45 @@ pub fn score_manifest(
             });
             continue;
         };
-        let (gender, emotion) = match branch.predict(input, &allowed) {
+        let scored = match branch.predict(row, &allowed) {
             Ok(a) => a,
             Err(e) => {
                 failures.push(RowFailure {
                     row: i + 1,
-                    input: Some(input.display().to_string()),
+                    input: Some(input),
                     reason: e.to_string(),
                 });
                 continue;
             }
         };
-        if let Some(g) = row.gender {
-            gt.push(g as usize);
-            gp.push(gender.label as usize);
-        }
-        if let Some(e) = row.emotion {
-            match allowed.iter().position(|&a| a == e) {
-                Some(k) => {
-                    et.push(k);
-                    ep.push(
-                        allowed
-                            .iter()
-                            .position(|&a| a == emotion.label)
-                            .expect("argmax is restricted to the allowed labels"),
-                    );
+        tally.add(row, &scored.gender, &scored.emotion);
+        if let Some((face, voice)) = &mut own {
+            if let Some((g, e)) = &scored.face {
+                if !face.allowed.is_empty() {
+                    face.add(row, g, e);
                 }
-                None => *skipped.entry(e.to_string()).or_default() += 1,
+            }
+            if let Some((g, e)) = &scored.voice {
+                if !voice.allowed.is_empty() {
+                    voice.add(row, g, e);
+                }
             }
         }
     }
-    let gender_report = (!gt.is_empty())
-        .then(|| {
-            ClassificationReport::new(
-                &gt,
-                &gp,
-                &[Gender::Male.to_string(), Gender::Female.to_string()],
-            )
-        })
-        .transpose()?;
-    let emotion_report = (!et.is_empty())
-        .then(|| ClassificationReport::new(&et, &ep, &label_names))
-        .transpose()?;
+    let BranchScores { gender, emotion } = tally.finish()?;
+    let mut branches = BTreeMap::new();
+    if let Some((face, voice)) = own {
+        branches.insert("face".to_string(), face.finish()?);
+        branches.insert("voice".to_string(), voice.finish()?);
+    }
     Ok(ManifestReport {
         mode: branch.name().into(),
         n: rows.len(),
         errors: failures.len(),
         failures,
-        gender: GenderSection {
-            n: gt.len(),
-            accuracy: gender_report.as_ref().map(|r| r.accuracy),
-            balanced_accuracy: gender_report
-                .as_ref()
-                .map(|r| r.balanced_accuracy.unwrap_or(r.uar)),
-            confusion: gender_report
-                .as_ref()
-                .map_or_else(|| vec![vec![0; 2]; 2], |r| r.confusion.clone()),
-        },
-        emotion: EmotionSection {
-            n: et.len(),
-            accuracy: emotion_report.as_ref().map(|r| r.accuracy),
-            uar: emotion_report.as_ref().map(|r| r.uar),
-            macro_f1: emotion_report.as_ref().map(|r| r.macro_f1),
-            confusion: emotion_report.as_ref().map_or_else(
-                || vec![vec![0; label_names.len()]; label_names.len()],
-                |r| r.confusion.clone(),
-            ),
-            per_class: emotion_report.as_ref().map(|r| r.per_class.clone()),
-            labels: label_names,
-            skipped,
-        },
+        gender,
+        emotion,
+        branches,
         model: branch.provenance(),
     })
 }
