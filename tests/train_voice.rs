@@ -389,6 +389,21 @@ fn cross_validation_with_another_corpus_tests_only_the_folded_one() {
     assert_eq!(cv.folds.len(), 3);
     let tested: usize = cv.folds.iter().map(|f| f.gender.classification.n).sum();
     assert_eq!(tested, 48, "every folded clip tested once, no other");
+    // Out-of-fold predictions: every folded clip once, by the model that did not train on it.
+    let mut seen: Vec<usize> = cv
+        .folds
+        .iter()
+        .flat_map(|f| f.test_predictions.iter().map(|o| o.index))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (0..48).collect::<Vec<_>>());
+    for f in &cv.folds {
+        for o in &f.test_predictions {
+            assert!(f.test_groups.contains(o.group.as_ref().unwrap()));
+            assert_eq!(o.gender, folded[o.index].gender);
+            assert!((o.prediction.gender.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
     for f in &cv.folds {
         assert!(f.test_groups.iter().all(|g| g.starts_with("spk")));
         // Each fold trains on the other folds' clips plus every extra clip.

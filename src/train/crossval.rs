@@ -55,6 +55,25 @@ pub struct VoiceFoldResult {
     pub history: Vec<EpochLog>,
     /// Wall time of training and testing.
     pub seconds: f64,
+    /// Every test clip's prediction by this fold's model, which never trained on its speaker:
+    /// out-of-fold outputs, what a fusion head may train on.
+    #[serde(default)]
+    pub test_predictions: Vec<OutOfFold>,
+}
+
+/// One clip's prediction by a model that never heard its speaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutOfFold {
+    /// The clip's index in the examples given to the cross-validation.
+    pub index: usize,
+    /// Its speaker.
+    pub group: Option<String>,
+    /// Its labels.
+    pub gender: Option<crate::labels::Gender>,
+    /// Its emotion label.
+    pub emotion: Option<crate::labels::Emotion>,
+    /// The fold model's probabilities and embedding.
+    pub prediction: crate::model::Prediction,
 }
 
 /// One test-time augmentation scored on a fold's inner-validation speakers.
@@ -187,6 +206,7 @@ pub fn cross_validate_voice_with_extra(
         }
         tr.extend(extra_train.iter().cloned());
         let test: Vec<&VoiceExample> = fold.test.iter().map(|&i| &examples[i]).collect();
+        let test_index: Vec<usize> = fold.test.clone();
         let log = log_dir.map(|d| d.join(format!("fold_{}.jsonl", fi + 1)));
         if cfg.train.progress {
             eprintln!(
@@ -268,6 +288,18 @@ pub fn cross_validate_voice_with_extra(
             inner_validation_tta,
             history: outcome.history,
             seconds: started.elapsed().as_secs_f64(),
+            test_predictions: test_index
+                .iter()
+                .zip(&test)
+                .zip(&preds)
+                .map(|((&index, ex), p)| OutOfFold {
+                    index,
+                    group: ex.group.clone(),
+                    gender: ex.gender,
+                    emotion: ex.emotion,
+                    prediction: p.clone(),
+                })
+                .collect(),
         };
         if cfg.train.progress {
             eprintln!(

@@ -35,8 +35,8 @@ pub mod voice;
 pub use crate::model::Prediction;
 pub use augment::{AudioAugmentConfig, ChannelAugmentConfig};
 pub use crossval::{
-    cross_validate_voice, cross_validate_voice_with_extra, TtaScore, VoiceCrossValidation,
-    VoiceFoldResult,
+    cross_validate_voice, cross_validate_voice_with_extra, OutOfFold, TtaScore,
+    VoiceCrossValidation, VoiceFoldResult,
 };
 pub use face::{
     age_balance_weights, face_validation_metrics, fairface_examples, ferplus_examples,
