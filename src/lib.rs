@@ -10,30 +10,38 @@
 //! ## Quick start
 //!
 //! ```no_run
-//! use facevox::{FaceAnalyzer, VoiceAnalyzer};
+//! use facevox::{Analyzer, Mode};
 //!
 //! # fn main() -> facevox::Result<()> {
-//! let clip = "examples/data/01-01-07-02-02-01-01.mp4";
-//! // The voice branch on the clip's audio track.
-//! let voice = VoiceAnalyzer::new()?;
-//! let v = voice.analyze_file(clip)?;
-//! println!("voice: {} ({:.0}%), {}", v.gender.label, 100.0 * v.gender.confidence, v.emotion.label);
-//! // The face branch on its frames (5 per second, the face followed, probabilities averaged).
-//! let face = FaceAnalyzer::new()?;
-//! let f = face.analyze_file(clip)?;
-//! println!("face: {} ({:.0}%), {}", f.gender.label, 100.0 * f.gender.confidence, f.emotion.label);
+//! // Both branches and their fusion, loaded once (the models are compiled in).
+//! let analyzer = Analyzer::new()?;
+//! // A video: faces from its frames (5 per second, followed, averaged), voice from its audio.
+//! let a = analyzer.analyze_file("examples/data/01-01-07-02-02-01-01.mp4", Mode::Auto)?;
+//! if let Some(f) = &a.fused {
+//!     println!("fused: {} ({:.0}%), {}", f.gender.label, 100.0 * f.gender.confidence, f.emotion.label);
+//! }
+//! if let Some(v) = &a.voice {
+//!     println!("voice: {} ({:.0}%), {}", v.gender.label, 100.0 * v.gender.confidence, v.emotion.label);
+//! }
+//! if let Some(f) = &a.face {
+//!     println!("face: {} ({:.0}%), {}", f.gender.label, 100.0 * f.gender.confidence, f.emotion.label);
+//! }
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Load an analyzer once and share it: both are `Send + Sync`. The fused face + voice
-//! analyzer is not built yet; today each branch answers for its own modality.
+//! Load an analyzer once and share it: all are `Send + Sync`. A clip with no face found is
+//! answered by the voice (and says so), a silent one by the face. The fusion is today the
+//! training-free product of the branches' probabilities ([`model::ProductOfExperts`]); each
+//! branch also runs on its own ([`FaceAnalyzer`], [`VoiceAnalyzer`]).
 //!
 //! ## What is where
 //!
-//! - At the root: [`VoiceAnalyzer`] and [`FaceAnalyzer`], their results ([`VoiceAnalysis`],
+//! - At the root: [`Analyzer`] ([`Mode`], [`Analysis`], [`FusedAnalysis`], [`Modality`]),
+//!   [`VoiceAnalyzer`] and [`FaceAnalyzer`] with their results ([`VoiceAnalysis`],
 //!   [`FaceAnalysis`], [`GenderPrediction`], [`EmotionPrediction`]), [`Gender`], [`Emotion`],
-//!   [`FaceSource`], and [`Error`] / [`Result`].
+//!   [`FaceSource`], [`Error`] / [`Result`], and the front ends' entry points
+//!   ([`decode_file`], [`load_audio`], [`load_image`], [`video_face_crops`]).
 //! - [`models`]: where models come from: `new()` reads the directory `FACEVOX_MODELS` names,
 //!   else the copy compiled in (default feature `embedded-models`); `from_dir` and
 //!   `from_bytes` load your own.
@@ -80,6 +88,8 @@ pub use analyze::{
     EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
 };
 pub use analyzer::{Analysis, Analyzer, FusedAnalysis, Modality, Mode};
+/// Front-end entry points: decode a recording, read a picture, follow the face through a clip.
+pub use audio::{decode_file, load_audio, AudioClip};
 pub use error::{Error, Result};
 pub use labels::{Emotion, Gender};
-pub use vision::FaceSource;
+pub use vision::{load_image, video_face_crops, FaceSource};
