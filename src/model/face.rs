@@ -335,9 +335,7 @@ impl FaceModelFile {
 
     /// Reads `<stem>.json`.
     pub fn read(stem: &Path) -> Result<Self> {
-        let json = stem.with_extension("json");
-        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
-        Self::from_json(&text).map_err(|e| super::in_file(e, &json))
+        super::read_description(stem, Self::from_json)
     }
 
     /// Saves this description to `<stem>.json` and one weight set per member (in member
@@ -345,14 +343,7 @@ impl FaceModelFile {
     /// fit its member's architecture.
     pub fn save(&self, varmaps: &[&VarMap], stem: &Path) -> Result<()> {
         self.check()?;
-        if self.members.len() != varmaps.len() {
-            return Err(Error::InvalidConfig(format!(
-                "the file says {} members but {} weight sets were given",
-                self.members.len(),
-                varmaps.len()
-            )));
-        }
-        for (i, vm) in varmaps.iter().enumerate() {
+        for (i, vm) in varmaps.iter().enumerate().take(self.members.len()) {
             // The shapes this member's architecture has, from a scratch network.
             let want = VarMap::new();
             FaceNet::new(
@@ -365,13 +356,7 @@ impl FaceModelFile {
                 )));
             }
         }
-        let merged = super::merge_prefixed(
-            self.members
-                .iter()
-                .zip(varmaps)
-                .map(|(m, vm)| (m.weights.clone(), *vm)),
-        );
-        super::save_model(self, &merged, stem)
+        super::save_members(self, &self.members, varmaps, stem)
     }
 }
 

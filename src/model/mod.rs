@@ -120,6 +120,40 @@ pub(crate) fn save_model<T: Serialize>(
     .map_err(|e| Error::io(&json, e))
 }
 
+/// Reads `<stem>.json` and parses it with `parse` (a model file's `from_json`).
+pub(crate) fn read_description<T>(
+    stem: &Path,
+    parse: impl FnOnce(&str) -> crate::Result<T>,
+) -> crate::Result<T> {
+    let json = stem.with_extension("json");
+    let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
+    parse(&text).map_err(|e| in_file(e, &json))
+}
+
+/// Saves `description` and one weight set per member, each under its member's prefix, after
+/// checking there is one set per member.
+pub(crate) fn save_members<T: Serialize, A, I>(
+    description: &T,
+    members: &[Member<A, I>],
+    varmaps: &[&VarMap],
+    stem: &Path,
+) -> crate::Result<()> {
+    if members.len() != varmaps.len() {
+        return Err(Error::InvalidConfig(format!(
+            "the file says {} members but {} weight sets were given",
+            members.len(),
+            varmaps.len()
+        )));
+    }
+    let merged = merge_prefixed(
+        members
+            .iter()
+            .zip(varmaps)
+            .map(|(m, vm)| (m.weights.clone(), *vm)),
+    );
+    save_model(description, &merged, stem)
+}
+
 /// Whether `got` has exactly `want`'s tensor names and shapes.
 pub(crate) fn same_shapes(want: &VarMap, got: &VarMap) -> bool {
     let want = want.data().lock().expect("varmap lock");

@@ -265,7 +265,7 @@ impl FacePredictor {
 }
 
 /// Un-normalised face pictures as one normalised `(B, C, S, S)` tensor.
-fn stack_images(images: &[&RgbImage], crop: &CropConfig) -> Result<Tensor> {
+pub(crate) fn stack_images(images: &[&RgbImage], crop: &CropConfig) -> Result<Tensor> {
     let s = crop.size as usize;
     let c = crop.color.channels();
     let crops: Vec<Vec<f32>> = images

@@ -295,29 +295,14 @@ impl VoiceModelFile {
 
     /// Reads `<stem>.json`.
     pub fn read(stem: &Path) -> Result<Self> {
-        let json = stem.with_extension("json");
-        let text = std::fs::read_to_string(&json).map_err(|e| Error::io(&json, e))?;
-        Self::from_json(&text).map_err(|e| super::in_file(e, &json))
+        super::read_description(stem, Self::from_json)
     }
 
     /// Saves this description to `<stem>.json` and one weight set per member (each under
     /// its member's prefix) to `<stem>.safetensors`.
     pub fn save(&self, varmaps: &[&VarMap], stem: &Path) -> Result<()> {
         self.check()?;
-        if self.members.len() != varmaps.len() {
-            return Err(Error::InvalidConfig(format!(
-                "the file says {} members but {} weight sets were given",
-                self.members.len(),
-                varmaps.len()
-            )));
-        }
-        let merged = super::merge_prefixed(
-            self.members
-                .iter()
-                .zip(varmaps)
-                .map(|(m, vm)| (m.weights.clone(), *vm)),
-        );
-        super::save_model(self, &merged, stem)
+        super::save_members(self, &self.members, varmaps, stem)
     }
 }
 

@@ -23,13 +23,13 @@ use super::loss::smoothed_one_hot;
 use super::ValidationMetrics;
 use crate::data::{CropCache, FairFaceRecord, FerPlusRecord};
 use crate::labels::{position, Emotion, Gender, FACE_EMOTIONS};
+use crate::model::predict::stack_images;
 use crate::model::{
     init_weights, FaceConfig, FaceNet, FacePredictor, Prediction, TestTimeViews, DTYPE, FIRST_CONV,
 };
 use crate::rng::SeededRng;
 use crate::vision::{
-    load_image, normalize_face, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource,
-    RgbImage,
+    load_image, AugmentConfig, Augmenter, CropConfig, FaceCropper, FaceSource, RgbImage,
 };
 use crate::{Error, Result};
 
@@ -216,22 +216,6 @@ pub fn age_balance_weights(examples: &[FaceExample], power: f32) -> Vec<f32> {
     raw.iter().map(|w| w.map_or(1.0, |w| w / mean)).collect()
 }
 
-/// Normalises `images` with `crop` into one `(B, C, S, S)` tensor.
-fn stack_crops(images: &[RgbImage], crop: &CropConfig) -> Result<Tensor> {
-    let s = crop.size as usize;
-    let c = crop.color.channels();
-    let crops: Vec<Vec<f32>> = images
-        .par_iter()
-        .map(|img| normalize_face(img, crop).map(|f| f.data))
-        .collect::<Result<_>>()?;
-    let data: Vec<f32> = crops.concat();
-    Ok(Tensor::from_vec(
-        data,
-        (images.len(), c, s, s),
-        &Device::Cpu,
-    )?)
-}
-
 /// Scores predictions against the labels each example carries.
 pub fn face_validation_metrics(
     examples: &[FaceExample],
@@ -323,7 +307,8 @@ pub fn train_face(
                 augmenter.augment(&train[idx].image, seed)
             })
             .collect();
-        let x = stack_crops(&images, &cfg.crop)?;
+        let refs: Vec<&RgbImage> = images.iter().collect();
+        let x = stack_images(&refs, &cfg.crop)?;
         let bsz = chunk.len();
         let mut tg = BatchTargets::new(bsz, n_emotions);
         for (i, &idx) in chunk.iter().enumerate() {
