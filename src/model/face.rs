@@ -248,13 +248,7 @@ impl FaceModelFile {
 
     /// Parses a model file's JSON, format 2 or the earlier format 1 (converted).
     pub fn from_json(text: &str) -> Result<Self> {
-        let mut v: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::InvalidModelFile(format!("face model JSON: {e}")))?;
-        if super::spec::format_of(&v, "face model")? == 1 {
-            upgrade_v1(&mut v);
-        }
-        let file: Self = serde_json::from_value(v)
-            .map_err(|e| Error::InvalidModelFile(format!("face model JSON: {e}")))?;
+        let file: Self = super::spec::parse_model_json(text, "face model", upgrade_v1)?;
         file.check()?;
         Ok(file)
     }
@@ -446,7 +440,6 @@ fn upgrade_v1(v: &mut serde_json::Value) {
     }
     o.insert("members".into(), Value::Array(members));
     o.insert("tta".into(), json!({"mirror": mirror}));
-    o.insert("format".into(), json!(MODEL_FORMAT));
 }
 
 #[cfg(test)]

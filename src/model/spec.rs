@@ -161,6 +161,22 @@ pub(crate) fn check_members<A, I>(members: &[Member<A, I>]) -> Result<()> {
     Ok(())
 }
 
+/// Parses a model file's JSON (`what` names it in errors): checks its format, applies
+/// `upgrade_v1` to a format 1 file, then deserialises format 2.
+pub(crate) fn parse_model_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+    upgrade_v1: impl FnOnce(&mut serde_json::Value),
+) -> Result<T> {
+    let bad = |e: serde_json::Error| Error::InvalidModelFile(format!("{what} JSON: {e}"));
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
+    if format_of(&v, what)? == 1 {
+        upgrade_v1(&mut v);
+        v["format"] = MODEL_FORMAT.into();
+    }
+    serde_json::from_value(v).map_err(bad)
+}
+
 /// The `format` of a model file's JSON, checked against what this version reads.
 pub(crate) fn format_of(json: &serde_json::Value, what: &str) -> Result<u32> {
     let found = json

@@ -249,25 +249,18 @@ impl VoiceModelFile {
 
     /// Parses a model file's JSON, format 2 or the earlier format 1 (converted).
     pub fn from_json(text: &str) -> Result<Self> {
-        let mut v: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::InvalidModelFile(format!("voice model JSON: {e}")))?;
-        if super::spec::format_of(&v, "voice model")? == 1 {
-            // `members` was a count (1 when absent); `tta` had the same fields.
+        // Format 1: `members` was a count (1 when absent); `tta` had the same fields.
+        let file: Self = super::spec::parse_model_json(text, "voice model", |v| {
             let o = v.as_object_mut().expect("format_of read an object");
             let n = o.remove("members").and_then(|n| n.as_u64()).unwrap_or(1);
-            let members =
-                serde_json::to_value(Self::ensemble_members(n as usize)).expect("serialisable");
-            o.insert("members".into(), members);
-            o.insert("format".into(), MODEL_FORMAT.into());
-        }
-        let file: Self = serde_json::from_value(v)
-            .map_err(|e| Error::InvalidModelFile(format!("voice model JSON: {e}")))?;
+            let members: Vec<VoiceMember> = Member::ensemble(n as usize);
+            o.insert(
+                "members".into(),
+                serde_json::to_value(members).expect("serialisable"),
+            );
+        })?;
         file.check()?;
         Ok(file)
-    }
-
-    fn ensemble_members(n: usize) -> Vec<VoiceMember> {
-        Member::ensemble(n)
     }
 
     /// Checks the members (all full, with the file's architecture and features), the
