@@ -305,13 +305,7 @@ impl FaceModelFile {
     /// Checks the members (see [`spec`](super::spec)), the test-time views, and that every
     /// network's crop colour matches its input channels.
     pub fn check(&self) -> Result<()> {
-        if self.format != MODEL_FORMAT {
-            return Err(Error::UnsupportedModelFormat {
-                found: self.format as u64,
-                supported: MODEL_FORMAT,
-            });
-        }
-        super::spec::check_members(&self.members)?;
+        super::spec::check_members(self.format, &self.members)?;
         self.tta.validate_for_faces()?;
         for i in 0..self.members.len() {
             let (model, crop) = (self.member_model(i), self.member_crop(i));

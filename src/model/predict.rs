@@ -375,6 +375,9 @@ impl VoicePredictor {
     /// Scores un-normalised log-mels, each whole clip as a batch of one (so no clip is cut or
     /// padded), after the model's [`InputNorm`](super::InputNorm).
     pub fn predict(&self, mels: &[&LogMel]) -> Result<Vec<Prediction>> {
+        if mels.is_empty() {
+            return Ok(Vec::new());
+        }
         let views = self.tta.tempo_warp_views();
         let embed_view = views
             .iter()
@@ -413,9 +416,6 @@ impl VoicePredictor {
                 per_view.push(probs);
             }
             members.push((MemberRole::Full, mean(per_view).expect("one view")));
-        }
-        if mels.is_empty() {
-            return Ok(Vec::new());
         }
         Ok(combine(members, embedding))
     }

@@ -139,9 +139,15 @@ impl TestTimeViews {
     }
 }
 
-/// Checks the member list every model file shares: at least one member, the first full, no
-/// prefix used twice.
-pub(crate) fn check_members<A, I>(members: &[Member<A, I>]) -> Result<()> {
+/// Checks what every model file shares: the format version this build writes, at least one
+/// member, the first full, no weight prefix used twice.
+pub(crate) fn check_members<A, I>(format: u32, members: &[Member<A, I>]) -> Result<()> {
+    if format != MODEL_FORMAT {
+        return Err(Error::UnsupportedModelFormat {
+            found: format as u64,
+            supported: MODEL_FORMAT,
+        });
+    }
     let Some(first) = members.first() else {
         return Err(Error::InvalidConfig("a model file with no members".into()));
     };

@@ -266,13 +266,7 @@ impl VoiceModelFile {
     /// Checks the members (all full, with the file's architecture and features), the
     /// test-time views and the architecture.
     pub fn check(&self) -> Result<()> {
-        if self.format != MODEL_FORMAT {
-            return Err(Error::UnsupportedModelFormat {
-                found: self.format as u64,
-                supported: MODEL_FORMAT,
-            });
-        }
-        super::spec::check_members(&self.members)?;
+        super::spec::check_members(self.format, &self.members)?;
         if self
             .members
             .iter()

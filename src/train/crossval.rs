@@ -206,7 +206,6 @@ pub fn cross_validate_voice_with_extra(
         }
         tr.extend(extra_train.iter().cloned());
         let test: Vec<&VoiceExample> = fold.test.iter().map(|&i| &examples[i]).collect();
-        let test_index: Vec<usize> = fold.test.clone();
         let log = log_dir.map(|d| d.join(format!("fold_{}.jsonl", fi + 1)));
         if cfg.train.progress {
             eprintln!(
@@ -288,7 +287,8 @@ pub fn cross_validate_voice_with_extra(
             inner_validation_tta,
             history: outcome.history,
             seconds: started.elapsed().as_secs_f64(),
-            test_predictions: test_index
+            test_predictions: fold
+                .test
                 .iter()
                 .zip(&test)
                 .zip(&preds)
