@@ -6,6 +6,7 @@
 //! cargo run --release --example analyze -- clip.mp4 [--json]      # a video, picture or audio
 //! cargo run --release --example analyze -- face.png --audio a.flac  # a face and a voice together
 //! cargo run --release --example analyze -- clip.mp4 --mode voice    # auto | face | voice | fused
+//! cargo run --release --example analyze -- some/folder/ [--json]    # every file, on all cores
 //! ```
 //!
 //! Each branch runs on the modality the input has: the voice branch on audio (a video's audio
@@ -14,12 +15,12 @@
 //! is printed first, then each branch's own; a branch that cannot run (no face found, no audio
 //! track) says why, and the other answers alone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use facevox::{Analysis, Analyzer, EmotionPrediction, GenderPrediction, Mode};
 
 const USAGE: &str = "usage: analyze [INPUT] [--audio FILE] [--mode auto|face|voice|fused] [--json]
-  (default INPUT: the shipped example clip)";
+  (default INPUT: the shipped example clip; a folder: one line per file, JSON lines with --json)";
 
 fn main() {
     let mut json = false;
@@ -53,6 +54,20 @@ fn main() {
     let input = input.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/01-01-07-02-02-01-01.mp4")
     });
+    if input.is_dir() {
+        if audio.is_some() {
+            eprintln!("error: --audio pairs one file, not a folder\n{USAGE}");
+            std::process::exit(2);
+        }
+        match run_folder(&input, mode, json) {
+            Ok(failed) if failed > 0 => std::process::exit(1),
+            Ok(_) => return,
+            Err(e) => {
+                eprintln!("error: {}: {e}", input.display());
+                std::process::exit(1);
+            }
+        }
+    }
     if let Err(e) = run(&input, audio.as_ref(), mode, json) {
         eprintln!("error: {}: {e}", input.display());
         std::process::exit(1);
@@ -72,12 +87,7 @@ fn run(
     };
     if json {
         let mut v = serde_json::to_value(&a)?;
-        // The embeddings are for the fusion head, not for reading.
-        for branch in ["face", "voice"] {
-            if let Some(o) = v[branch].as_object_mut() {
-                o.remove("embedding");
-            }
-        }
+        strip_embeddings(&mut v);
         v["input"] = serde_json::json!(input.display().to_string());
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -116,16 +126,107 @@ fn run(
     Ok(())
 }
 
+/// Every file of `dir` (sorted, not recursing), analysed on all cores with a progress line on
+/// stderr; one line per file on stdout (a JSON object per line with `json`). Returns how many
+/// failed; each failure is printed with its reason and never stops the others.
+fn run_folder(dir: &Path, mode: Mode, json: bool) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let analyzer = Analyzer::new()?;
+    let progress = |done: usize, total: usize| {
+        eprint!("\ranalysed {done}/{total}");
+        if done == total {
+            eprintln!();
+        }
+    };
+    let results = analyzer.analyze_files_with_progress(&files, mode, &progress);
+    let mut failed = 0;
+    for (path, r) in files.iter().zip(results) {
+        let name = path.display().to_string();
+        match r {
+            Ok(a) if json => {
+                let mut v = serde_json::to_value(&a)?;
+                strip_embeddings(&mut v);
+                v["input"] = serde_json::json!(name);
+                println!("{}", serde_json::to_string(&v)?);
+            }
+            Ok(a) => {
+                let (g, e, from) = if let Some(f) = &a.fused {
+                    let from: Vec<String> = f
+                        .modalities
+                        .iter()
+                        .map(|m| format!("{m:?}").to_lowercase())
+                        .collect();
+                    (&f.gender, &f.emotion, from.join("+"))
+                } else if let Some(f) = &a.face {
+                    (&f.gender, &f.emotion, "face".into())
+                } else if let Some(v) = &a.voice {
+                    (&v.gender, &v.emotion, "voice".into())
+                } else {
+                    unreachable!("an analysis answers with at least one branch")
+                };
+                let mark = |u: bool| if u { "?" } else { "" };
+                println!(
+                    "{name}\t{}{} {:.0}%\t{}{} {:.0}%\t{from}",
+                    g.label,
+                    mark(g.uncertain),
+                    100.0 * g.confidence,
+                    e.label,
+                    mark(e.uncertain),
+                    100.0 * e.confidence
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"input": name, "error": e.to_string()})
+                    );
+                } else {
+                    println!("{name}\terror: {e}");
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} files, {} analysed, {failed} failed (a ? marks an answer below the abstention threshold)",
+        files.len(),
+        files.len() - failed
+    );
+    Ok(failed)
+}
+
+/// Drops the embeddings (for the fusion head, not for reading) from a JSON analysis.
+fn strip_embeddings(v: &mut serde_json::Value) {
+    for branch in ["face", "voice"] {
+        if let Some(o) = v[branch].as_object_mut() {
+            o.remove("embedding");
+        }
+    }
+}
+
 fn print_predictions(gender: &GenderPrediction, emotion: &EmotionPrediction) {
+    // Below the abstention threshold the answer is "uncertain", with the leaning shown.
+    let label = |uncertain: bool, label: String| {
+        if uncertain {
+            format!("uncertain (leaning {label})")
+        } else {
+            label
+        }
+    };
     println!(
         "    perceived gender: {} ({:.1}% confidence; P(female) = {:.3})",
-        gender.label,
+        label(gender.uncertain, gender.label.to_string()),
         100.0 * gender.confidence,
         gender.p_female
     );
     println!(
         "    emotion: {} ({:.1}%)",
-        emotion.label,
+        label(emotion.uncertain, emotion.label.to_string()),
         100.0 * emotion.confidence
     );
     let mut probs = emotion.probabilities.clone();

@@ -33,6 +33,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use facevox::model::{Abstention, FusionModelFile};
 use facevox::training::data::load_manifest;
 use facevox::training::eval::{score_manifest, ManifestBranch, ManifestReport};
 use facevox::{Analyzer, Emotion, FaceAnalyzer, FaceSource, VoiceAnalyzer};
@@ -68,6 +69,13 @@ struct Args {
     /// Face mode: `detect` finds the face in each picture; `crop` takes pictures as face crops.
     #[arg(long, value_enum, default_value = "detect")]
     face_input: FaceInput,
+    /// Abstain (answer "uncertain") on perceived gender below this confidence; default: the
+    /// fusion file's threshold.
+    #[arg(long)]
+    abstain_gender: Option<f32>,
+    /// Abstain on emotion below this confidence; default: the fusion file's threshold.
+    #[arg(long)]
+    abstain_emotion: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +99,16 @@ fn main() {
                 report.emotion.n,
                 fmt(report.emotion.accuracy),
                 fmt(report.emotion.uar)
+            );
+            let (g, e) = (&report.gender.abstention, &report.emotion.abstention);
+            eprintln!(
+                "abstaining below {:.2} / {:.2}: gender coverage {} accuracy {}; emotion coverage {} accuracy {}",
+                g.threshold,
+                e.threshold,
+                fmt(g.coverage),
+                fmt(g.answered_accuracy),
+                fmt(e.coverage),
+                fmt(e.answered_accuracy)
             );
             eprintln!("wrote {}", args.json.display());
         }
@@ -118,13 +136,27 @@ fn run(args: &Args) -> Result<ManifestReport, Box<dyn std::error::Error>> {
         .transpose()
         .map_err(|e| format!("--emotions: {e}"))?;
     let rows = load_manifest(&args.manifest)?;
+    // The thresholds: the fusion file's, unless given.
+    let fusion = match &args.models {
+        Some(dir) => FusionModelFile::read_or_default(dir)?,
+        None => Analyzer::new()?.fusion().clone(),
+    };
+    let abstain = Abstention {
+        gender: args.abstain_gender.unwrap_or(fusion.abstain.gender),
+        emotion: args.abstain_emotion.unwrap_or(fusion.abstain.emotion),
+    };
     let mut report = match args.mode {
         Mode::Voice => {
             let a = match &args.models {
                 Some(dir) => VoiceAnalyzer::from_dir(dir)?,
                 None => VoiceAnalyzer::new()?,
             };
-            score_manifest(ManifestBranch::Voice(&a), &rows, allowed.as_deref())?
+            score_manifest(
+                ManifestBranch::Voice(&a),
+                &rows,
+                allowed.as_deref(),
+                abstain,
+            )?
         }
         Mode::Face => {
             let a = match &args.models {
@@ -135,14 +167,24 @@ fn run(args: &Args) -> Result<ManifestReport, Box<dyn std::error::Error>> {
                 FaceInput::Detect => FaceSource::Detect,
                 FaceInput::Crop => FaceSource::Precropped,
             };
-            score_manifest(ManifestBranch::Face(&a, source), &rows, allowed.as_deref())?
+            score_manifest(
+                ManifestBranch::Face(&a, source),
+                &rows,
+                allowed.as_deref(),
+                abstain,
+            )?
         }
         Mode::Fused => {
             let a = match &args.models {
                 Some(dir) => Analyzer::from_dir(dir)?,
                 None => Analyzer::new()?,
             };
-            score_manifest(ManifestBranch::Fused(&a), &rows, allowed.as_deref())?
+            score_manifest(
+                ManifestBranch::Fused(&a),
+                &rows,
+                allowed.as_deref(),
+                abstain,
+            )?
         }
     };
     if let Some(dir) = &args.models {

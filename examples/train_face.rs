@@ -135,6 +135,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         split_seed: args.split_seed,
         max_train: args.max_train,
         cache: args.cache.clone(),
+        eval_only: false,
     };
     let mut views: Vec<FaceSplits> = Vec::with_capacity(crops.len());
     for (v, crop) in crops.iter().enumerate() {

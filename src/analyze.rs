@@ -37,6 +37,10 @@ pub struct GenderPrediction {
     pub confidence: f32,
     /// `P(female)`; `P(male)` is `1 − p_female`.
     pub p_female: f32,
+    /// The confidence is below the analyzer's abstention threshold: report "uncertain" rather
+    /// than the label (see [`Abstention`](crate::model::Abstention)).
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 impl GenderPrediction {
@@ -46,7 +50,13 @@ impl GenderPrediction {
             label: if female { Gender::Female } else { Gender::Male },
             confidence: p[0].max(p[1]),
             p_female: p[1],
+            uncertain: false,
         }
+    }
+
+    /// Marks the answer uncertain when its confidence is below `threshold`.
+    pub(crate) fn abstain_below(&mut self, threshold: f32) {
+        self.uncertain = self.confidence < threshold;
     }
 }
 
@@ -60,6 +70,10 @@ pub struct EmotionPrediction {
     pub confidence: f32,
     /// Every emotion the model knows, with its probability, in the model's order.
     pub probabilities: Vec<(Emotion, f32)>,
+    /// The confidence is below the analyzer's abstention threshold: report "uncertain" rather
+    /// than the label (see [`Abstention`](crate::model::Abstention)).
+    #[serde(default)]
+    pub uncertain: bool,
 }
 
 impl EmotionPrediction {
@@ -81,7 +95,13 @@ impl EmotionPrediction {
             label: best.0,
             confidence: best.1,
             probabilities,
+            uncertain: false,
         })
+    }
+
+    /// Marks the answer uncertain when its confidence is below `threshold`.
+    pub(crate) fn abstain_below(&mut self, threshold: f32) {
+        self.uncertain = self.confidence < threshold;
     }
 
     /// The probability of `emotion` (0 when the model does not know it).

@@ -14,8 +14,11 @@
 //! # }
 //! ```
 //!
-//! The fusion today is the training-free [`ProductOfExperts`] over the two branches'
-//! probabilities (temperatures 1); a learned fusion head replaces it where it measures better.
+//! The fusion is the training-free [`ProductOfExperts`](crate::model::ProductOfExperts) over
+//! the two branches' calibrated probabilities, as the fusion file
+//! ([`FusionModelFile`], `fusion.json`) sets it: its temperatures, the temperature scaling of
+//! the fused output and the abstention thresholds below which an answer is marked
+//! `uncertain`. Many inputs at once: [`Analyzer::analyze_files`] runs them on all cores.
 
 use std::path::Path;
 
@@ -24,7 +27,10 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::{
     EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
 };
-use crate::model::fusion::{BranchProbs, ProductOfExperts};
+use rayon::prelude::*;
+
+use crate::model::fusion::{Abstention, BranchProbs, FusionModelFile};
+use crate::models::{default_source, embedded_fusion, DefaultSource};
 use crate::vision::{media_kind, FaceSource};
 use crate::{Error, Result};
 
@@ -90,34 +96,86 @@ pub struct Analysis {
 pub struct Analyzer {
     face: FaceAnalyzer,
     voice: VoiceAnalyzer,
-    fusion: ProductOfExperts,
+    fusion: FusionModelFile,
 }
 
 impl Analyzer {
     /// The shipped models (see [`models`](crate::models): `FACEVOX_MODELS`, else compiled in).
     pub fn new() -> Result<Self> {
-        Ok(Self::from_parts(
-            FaceAnalyzer::new()?,
-            VoiceAnalyzer::new()?,
-        ))
+        let fusion = match default_source(embedded_fusion())? {
+            DefaultSource::Dir(dir) => FusionModelFile::read_or_default(&dir)?,
+            DefaultSource::Embedded(m) => FusionModelFile::from_json(crate::model::utf8(m.json)?)?,
+        };
+        Ok(Self::from_parts(FaceAnalyzer::new()?, VoiceAnalyzer::new()?).with_fusion(fusion))
     }
 
-    /// `face.*` and `voice.*` from `dir`.
+    /// `face.*`, `voice.*` and, when present, `fusion.json` from `dir` (without it, the
+    /// default [`FusionModelFile`]: product of experts at temperature 1, never abstaining).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        Ok(Self::from_parts(
-            FaceAnalyzer::from_dir(dir)?,
-            VoiceAnalyzer::from_dir(dir)?,
-        ))
+        Ok(
+            Self::from_parts(FaceAnalyzer::from_dir(dir)?, VoiceAnalyzer::from_dir(dir)?)
+                .with_fusion(FusionModelFile::read_or_default(dir)?),
+        )
     }
 
-    /// Two loaded branches, fused by the product of experts.
+    /// Two loaded branches, fused by the default [`FusionModelFile`].
     pub fn from_parts(face: FaceAnalyzer, voice: VoiceAnalyzer) -> Self {
         Self {
             face,
             voice,
-            fusion: ProductOfExperts::default(),
+            fusion: FusionModelFile::default(),
         }
+    }
+
+    /// The same branches with another fusion file.
+    pub fn with_fusion(mut self, fusion: FusionModelFile) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
+    /// The same analyzer with other abstention thresholds ([`Abstention::NEVER`]: always
+    /// give a label).
+    pub fn with_abstention(mut self, abstain: Abstention) -> Result<Self> {
+        abstain.validate()?;
+        self.fusion.abstain = abstain;
+        Ok(self)
+    }
+
+    /// The fusion file in use.
+    pub fn fusion(&self) -> &FusionModelFile {
+        &self.fusion
+    }
+
+    /// Analyses many files on all cores (rayon's pool), each as
+    /// [`analyze_file`](Self::analyze_file) would; the results are in input order and one
+    /// file's failure does not stop the others.
+    pub fn analyze_files<P: AsRef<Path> + Sync>(
+        &self,
+        paths: &[P],
+        mode: Mode,
+    ) -> Vec<Result<Analysis>> {
+        self.analyze_files_with_progress(paths, mode, &|_, _| {})
+    }
+
+    /// [`analyze_files`](Self::analyze_files), calling `progress(done, total)` as each file
+    /// finishes (from the worker threads, in no fixed order).
+    pub fn analyze_files_with_progress<P: AsRef<Path> + Sync>(
+        &self,
+        paths: &[P],
+        mode: Mode,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<Result<Analysis>> {
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        paths
+            .par_iter()
+            .map(|p| {
+                let r = self.analyze_file(p, mode);
+                let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(k, paths.len());
+                r
+            })
+            .collect()
     }
 
     /// The face branch.
@@ -184,10 +242,22 @@ impl Analyzer {
             }
             _ => {}
         }
-        let fused = match mode {
+        let mut fused = match mode {
             Mode::Auto | Mode::Fused => self.fuse(face.as_ref(), voice.as_ref())?,
             Mode::Face | Mode::Voice => None,
         };
+        let mut face = face;
+        let mut voice = voice;
+        let a = self.fusion.abstain;
+        let answers = [
+            fused.as_mut().map(|f| (&mut f.gender, &mut f.emotion)),
+            face.as_mut().map(|f| (&mut f.gender, &mut f.emotion)),
+            voice.as_mut().map(|v| (&mut v.gender, &mut v.emotion)),
+        ];
+        for (g, e) in answers.into_iter().flatten() {
+            g.abstain_below(a.gender);
+            e.abstain_below(a.emotion);
+        }
         let skipped = |wanted: bool, input: Option<&Path>, err: Option<Error>, what: &str| match (
             wanted, input, err,
         ) {

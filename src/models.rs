@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use crate::{Error, Result};
 
 /// The environment variable naming a directory of models (`face.json`, `face.safetensors`,
-/// `voice.json`, `voice.safetensors`) that overrides the compiled-in ones.
+/// `voice.json`, `voice.safetensors`, and optionally `fusion.json`) that overrides the
+/// compiled-in ones.
 pub const MODELS_ENV: &str = "FACEVOX_MODELS";
 
 /// A model's two files, as bytes.
@@ -40,6 +41,14 @@ pub(crate) const FACE: ModelBytes = ModelBytes {
 pub(crate) const VOICE: ModelBytes = ModelBytes {
     json: include_bytes!("../models/voice.json"),
     weights: include_bytes!("../models/voice.safetensors"),
+};
+
+/// The shipped fusion file compiled into the library (no weights: temperatures and
+/// thresholds).
+#[cfg(feature = "embedded-models")]
+pub(crate) const FUSION: ModelBytes = ModelBytes {
+    json: include_bytes!("../models/fusion.json"),
+    weights: &[],
 };
 
 /// Whether this build carries the shipped models.
@@ -72,5 +81,13 @@ pub(crate) fn embedded_voice() -> Option<ModelBytes> {
 }
 #[cfg(not(feature = "embedded-models"))]
 pub(crate) fn embedded_voice() -> Option<ModelBytes> {
+    None
+}
+#[cfg(feature = "embedded-models")]
+pub(crate) fn embedded_fusion() -> Option<ModelBytes> {
+    Some(FUSION)
+}
+#[cfg(not(feature = "embedded-models"))]
+pub(crate) fn embedded_fusion() -> Option<ModelBytes> {
     None
 }

@@ -125,7 +125,7 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
     )
     .unwrap();
     let rows = load_manifest(dir.join("m.csv")).unwrap();
-    let r = score_manifest(ManifestBranch::Fused(&a), &rows, None).unwrap();
+    let r = score_manifest(ManifestBranch::Fused(&a), &rows, None, Default::default()).unwrap();
     assert_eq!((r.n, r.errors), (4, 1));
     assert_eq!(r.gender.n, 3);
     assert_eq!(r.emotion.labels.len(), 9);
@@ -143,5 +143,150 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
         assert!(v["gender"]["accuracy"].is_number(), "{key}: {v}");
     }
     assert_eq!(json["mode"], "fused");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn abstention_marks_answers_below_the_threshold_and_evaluate_counts_them() {
+    use facevox::model::Abstention;
+    use facevox::training::data::load_manifest;
+    use facevox::training::eval::{score_manifest, ManifestBranch};
+    let clip = example_clip();
+    let never = Analyzer::new()
+        .unwrap()
+        .with_abstention(Abstention::NEVER)
+        .unwrap();
+    let a = never.analyze_file(&clip, Mode::Auto).unwrap();
+    let fused = a.fused.as_ref().unwrap();
+    assert!(!fused.gender.uncertain && !fused.emotion.uncertain);
+    // A gender threshold below the fused answer's confidence, an emotion one above it.
+    let (g, e) = (fused.gender.confidence, fused.emotion.confidence);
+    let t = Abstention {
+        gender: g - 0.01,
+        emotion: (e + 0.01).min(0.999),
+    };
+    let strict = Analyzer::new().unwrap().with_abstention(t).unwrap();
+    let s = strict.analyze_file(&clip, Mode::Auto).unwrap();
+    let sf = s.fused.as_ref().unwrap();
+    assert!(!sf.gender.uncertain && sf.emotion.uncertain);
+    // The label and the distribution stay: abstaining only marks the answer.
+    assert_eq!(
+        (sf.gender.label, sf.emotion.label),
+        (fused.gender.label, fused.emotion.label)
+    );
+    // Each branch's own answer is marked by the same thresholds.
+    for (c, u) in [
+        (&s.face.as_ref().unwrap().emotion, t.emotion),
+        (&s.voice.as_ref().unwrap().emotion, t.emotion),
+    ] {
+        if (c.confidence - u).abs() > 1e-3 {
+            assert_eq!(c.uncertain, c.confidence < u);
+        }
+    }
+    assert!(Analyzer::new()
+        .unwrap()
+        .with_abstention(Abstention {
+            gender: 1.5,
+            emotion: 0.0
+        })
+        .is_err());
+
+    // evaluate: coverage and accuracy on the rows answered.
+    let dir = temp("abstain");
+    std::fs::copy(&clip, dir.join("clip.mp4")).unwrap();
+    clip_audio_wav(&dir);
+    std::fs::write(
+        dir.join("m.csv"),
+        "face,voice,gender,emotion\nclip.mp4,clip.mp4,male,disgust\n,clip.wav,female,happy\n",
+    )
+    .unwrap();
+    let rows = load_manifest(dir.join("m.csv")).unwrap();
+    let all = score_manifest(
+        ManifestBranch::Fused(&never),
+        &rows,
+        None,
+        Abstention::NEVER,
+    )
+    .unwrap();
+    assert_eq!(all.gender.abstention.abstained, 0);
+    assert_eq!(all.gender.abstention.coverage, Some(1.0));
+    assert_eq!(all.gender.abstention.answered_accuracy, all.gender.accuracy);
+    // Never sure enough about emotion, always about gender (a top class has at least 0.5).
+    let t = Abstention {
+        gender: 0.5,
+        emotion: 0.999,
+    };
+    let r = score_manifest(ManifestBranch::Fused(&never), &rows, None, t).unwrap();
+    assert_eq!(r.gender.abstention.abstained, 0);
+    assert_eq!(r.emotion.abstention.abstained, r.emotion.n);
+    assert_eq!(r.emotion.abstention.coverage, Some(0.0));
+    assert_eq!(r.emotion.abstention.answered_accuracy, None);
+    assert_eq!(r.emotion.abstention.threshold, 0.999);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn batch_analysis_keeps_order_and_isolates_failures() {
+    let a = Analyzer::new().unwrap();
+    let dir = temp("batch");
+    let wav = clip_audio_wav(&dir);
+    let bad = dir.join("bad.wav");
+    std::fs::write(&bad, b"RIFF....not audio").unwrap();
+    let inputs = vec![example_clip(), bad.clone(), wav.clone()];
+    let batch = a.analyze_files(&inputs, Mode::Auto);
+    assert_eq!(batch.len(), 3);
+    assert!(batch[1].is_err());
+    for (i, one) in [(0, &inputs[0]), (2, &inputs[2])] {
+        assert_eq!(
+            batch[i].as_ref().unwrap(),
+            &a.analyze_file(one, Mode::Auto).unwrap()
+        );
+    }
+    let seen = std::sync::Mutex::new(Vec::new());
+    let _ = a.analyze_files_with_progress(&inputs, Mode::Voice, &|done, total| {
+        seen.lock().unwrap().push((done, total))
+    });
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort();
+    assert_eq!(seen, vec![(1, 3), (2, 3), (3, 3)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_models_folder_brings_its_own_fusion_file() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let dir = temp("fusion-dir");
+    for f in [
+        "face.json",
+        "face.safetensors",
+        "voice.json",
+        "voice.safetensors",
+    ] {
+        std::fs::copy(models.join(f), dir.join(f)).unwrap();
+    }
+    // Without a fusion file: the product of experts at temperature 1, never abstaining.
+    let plain = Analyzer::from_dir(&dir).unwrap();
+    assert_eq!(plain.fusion(), &facevox::model::FusionModelFile::default());
+    std::fs::write(
+        dir.join("fusion.json"),
+        r#"{"format": 1, "abstain": {"gender": 0.8, "emotion": 0.5}}"#,
+    )
+    .unwrap();
+    let own = Analyzer::from_dir(&dir).unwrap();
+    assert_eq!(own.fusion().abstain.gender, 0.8);
+    std::fs::write(dir.join("fusion.json"), r#"{"format": 7}"#).unwrap();
+    assert!(matches!(
+        Analyzer::from_dir(&dir),
+        Err(Error::UnsupportedModelFormat { found: 7, .. })
+    ));
+    std::fs::write(dir.join("fusion.json"), "{ not json").unwrap();
+    assert!(matches!(
+        Analyzer::from_dir(&dir),
+        Err(Error::InvalidModelFile(_))
+    ));
+    // The shipped analyzer carries the shipped fusion file.
+    let shipped: facevox::model::FusionModelFile =
+        facevox::model::FusionModelFile::read(&models.join("fusion.json")).unwrap();
+    assert_eq!(Analyzer::new().unwrap().fusion(), &shipped);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -12,6 +12,7 @@ use crate::analyzer::{Analysis, Analyzer, Mode};
 use crate::audio::decode_file;
 use crate::data::Sample;
 use crate::labels::{Emotion, Gender};
+use crate::model::Abstention;
 use crate::vision::FaceSource;
 use crate::{Error, Result};
 
@@ -62,7 +63,7 @@ impl ManifestBranch<'_> {
             ManifestBranch::Fused(a) => serde_json::json!({
                 "face": a.face().model().provenance,
                 "voice": a.voice().model().provenance,
-                "fusion": "product_of_experts",
+                "fusion": a.fusion(),
             }),
         }
     }
@@ -135,6 +136,10 @@ impl Scored {
 /// Truth and prediction pairs of one stream of answers, over `allowed` emotions.
 struct Tally {
     allowed: Vec<Emotion>,
+    abstain: Abstention,
+    /// Whether each gender / emotion row's confidence reached the threshold.
+    g_sure: Vec<bool>,
+    e_sure: Vec<bool>,
     gt: Vec<usize>,
     gp: Vec<usize>,
     et: Vec<usize>,
@@ -143,9 +148,12 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(allowed: Vec<Emotion>) -> Self {
+    fn new(allowed: Vec<Emotion>, abstain: Abstention) -> Self {
         Self {
             allowed,
+            abstain,
+            g_sure: Vec::new(),
+            e_sure: Vec::new(),
             gt: Vec::new(),
             gp: Vec::new(),
             et: Vec::new(),
@@ -159,6 +167,7 @@ impl Tally {
         if let Some(g) = row.gender {
             self.gt.push(g as usize);
             self.gp.push(gender.label as usize);
+            self.g_sure.push(gender.confidence >= self.abstain.gender);
         }
         let Some(e) = row.emotion else { return };
         let Some(k) = self.allowed.iter().position(|&a| a == e) else {
@@ -178,9 +187,26 @@ impl Tally {
             .expect("allowed is not empty");
         self.et.push(k);
         self.ep.push(best);
+        // The confidence of the answer among the allowed emotions, renormalised over them.
+        let total: f32 = self.allowed.iter().map(|&a| emotion.probability(a)).sum();
+        let p = emotion.probability(self.allowed[best]) / total.max(f32::MIN_POSITIVE);
+        self.e_sure.push(p >= self.abstain.emotion);
     }
 
     fn finish(self) -> Result<BranchScores> {
+        let right = |t: &[usize], p: &[usize]| -> Vec<bool> {
+            t.iter().zip(p).map(|(a, b)| a == b).collect()
+        };
+        let g_abstain = AbstentionScores::new(
+            self.abstain.gender,
+            &right(&self.gt, &self.gp),
+            &self.g_sure,
+        );
+        let e_abstain = AbstentionScores::new(
+            self.abstain.emotion,
+            &right(&self.et, &self.ep),
+            &self.e_sure,
+        );
         let names: Vec<String> = self.allowed.iter().map(|e| e.to_string()).collect();
         let gender_report = (!self.gt.is_empty())
             .then(|| {
@@ -204,6 +230,7 @@ impl Tally {
                 confusion: gender_report
                     .as_ref()
                     .map_or_else(|| vec![vec![0; 2]; 2], |r| r.confusion.clone()),
+                abstention: g_abstain,
             },
             emotion: EmotionSection {
                 n: self.et.len(),
@@ -217,6 +244,7 @@ impl Tally {
                 per_class: emotion_report.as_ref().map(|r| r.per_class.clone()),
                 labels: names,
                 skipped: self.skipped,
+                abstention: e_abstain,
             },
         })
     }
@@ -253,6 +281,38 @@ pub struct GenderSection {
     pub balanced_accuracy: Option<f64>,
     /// Rows truth (male, female), columns prediction.
     pub confusion: Vec<Vec<usize>>,
+    /// Abstention: rows below the threshold, and the accuracy on the others.
+    pub abstention: AbstentionScores,
+}
+
+/// What abstaining below a confidence threshold costs and gives: coverage against accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbstentionScores {
+    /// The confidence threshold (0: never abstain).
+    pub threshold: f32,
+    /// Rows answered "uncertain".
+    pub abstained: usize,
+    /// Share of the scored rows that got a label.
+    pub coverage: Option<f64>,
+    /// Accuracy over the rows that got a label.
+    pub answered_accuracy: Option<f64>,
+}
+
+impl AbstentionScores {
+    fn new(threshold: f32, right: &[bool], confident: &[bool]) -> Self {
+        let answered = confident.iter().filter(|&&c| c).count();
+        let hits = right
+            .iter()
+            .zip(confident)
+            .filter(|(&r, &c)| r && c)
+            .count();
+        Self {
+            threshold,
+            abstained: confident.len() - answered,
+            coverage: (!confident.is_empty()).then(|| answered as f64 / confident.len() as f64),
+            answered_accuracy: (answered > 0).then(|| hits as f64 / answered as f64),
+        }
+    }
 }
 
 /// Emotion metrics over the rows whose label is among the allowed emotions.
@@ -274,6 +334,8 @@ pub struct EmotionSection {
     pub per_class: Option<Vec<ClassMetrics>>,
     /// Rows labelled with an emotion outside the allowed set, by label (not scored).
     pub skipped: BTreeMap<String, usize>,
+    /// Abstention: rows below the threshold, and the accuracy on the others.
+    pub abstention: AbstentionScores,
 }
 
 /// What [`score_manifest`] measured.
@@ -304,12 +366,15 @@ pub struct ManifestReport {
 /// and scores it against the row's labels. `allowed` restricts the emotion argmax (for corpora
 /// with fewer classes; all the model's emotions when `None`); rows labelled outside it are
 /// counted in `emotion.skipped`. A row whose input fails is listed in `failures` and never
-/// stops the run.
+/// stops the run. Each section also reports what abstaining below `abstain`'s thresholds
+/// would do (coverage and the accuracy on the rows answered); the labels are scored in full.
 pub fn score_manifest(
     branch: ManifestBranch,
     rows: &[Sample],
     allowed: Option<&[Emotion]>,
+    abstain: Abstention,
 ) -> Result<ManifestReport> {
+    abstain.validate()?;
     let model_emotions = branch.emotions();
     let allowed: Vec<Emotion> = allowed.map_or_else(|| model_emotions.clone(), <[_]>::to_vec);
     if let Some(e) = allowed.iter().find(|e| !model_emotions.contains(e)) {
@@ -321,7 +386,7 @@ pub fn score_manifest(
         return Err(Error::InvalidConfig("no emotion to choose from".into()));
     }
     let mut failures = Vec::new();
-    let mut tally = Tally::new(allowed.clone());
+    let mut tally = Tally::new(allowed.clone(), abstain);
     // The fused branch also scores each branch alone, among the allowed emotions it knows.
     let mut own: Option<(Tally, Tally)> = match branch {
         ManifestBranch::Fused(a) => {
@@ -333,8 +398,8 @@ pub fn score_manifest(
                     .collect()
             };
             Some((
-                Tally::new(among(a.face().emotions())),
-                Tally::new(among(a.voice().emotions())),
+                Tally::new(among(a.face().emotions()), abstain),
+                Tally::new(among(a.voice().emotions()), abstain),
             ))
         }
         _ => None,

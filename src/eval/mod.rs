@@ -10,6 +10,8 @@
 //!   [`BinaryReport`], [`SubgroupReport`], [`CrossValidationReport`]) and
 //!   [`to_json_pretty`].
 //! * [`plot`]: SVG confusion-matrix heat maps and ROC curves.
+//! * [`calibration`]: reliability tables, expected calibration error, temperature fitting and
+//!   reliability diagrams.
 //!
 //! ```
 //! use facevox::training::eval::{stratified_group_k_fold, ClassificationReport};
@@ -28,14 +30,16 @@
 //! # }
 //! ```
 
+pub mod calibration;
 pub mod folds;
 pub mod manifest;
 pub mod metrics;
 pub mod plot;
 pub mod report;
 
+pub use calibration::{cross_fitted, fit_temperature, plot_reliability, Reliability, ECE_BINS};
 pub use folds::{group_k_fold, stratified_group_k_fold, stratified_split, Fold};
-pub use manifest::{score_manifest, ManifestBranch, ManifestReport, RowFailure};
+pub use manifest::{score_manifest, AbstentionScores, ManifestBranch, ManifestReport, RowFailure};
 pub use metrics::{
     argmax_among, argmax_among_batch, roc_curve, ConfusionMatrix, RocCurve, RocPoint,
 };

@@ -21,12 +21,12 @@ const CHAR_PX: u32 = 8;
 const HEAT_DARK: (u8, u8, u8) = (23, 70, 140);
 
 /// Converts a plotters drawing error into an [`Error::Io`] for `path`.
-fn draw_error<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+pub(crate) fn draw_error<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::io(path, std::io::Error::other(format!("drawing failed: {e}")))
 }
 
 /// Writes finished SVG text to `path`, creating missing parent directories.
-fn write_svg(svg: &str, path: &Path) -> Result<()> {
+pub(crate) fn write_svg(svg: &str, path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }

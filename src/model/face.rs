@@ -22,7 +22,7 @@ use super::conv::{conv2d, ConvGeometry};
 use super::head::{BranchOutput, TwoHeads};
 use super::norm::BatchNorm;
 use super::pool::max_pool2d;
-use super::spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+use super::spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
 use crate::labels::{Emotion, FACE_EMOTIONS};
 use crate::vision::CropConfig;
 use crate::{Error, Result};
@@ -227,6 +227,9 @@ pub struct FaceModelFile {
     /// Test-time views (the mirror image, when `mirror`).
     #[serde(default)]
     pub tta: TestTimeViews,
+    /// Temperature scaling of the averaged probabilities (none when absent).
+    #[serde(default, skip_serializing_if = "Calibration::is_none")]
+    pub calibration: Calibration,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -242,6 +245,7 @@ impl FaceModelFile {
             emotions,
             members: vec![Member::full("")],
             tta: TestTimeViews::none(),
+            calibration: Calibration::NONE,
             provenance: serde_json::Value::Null,
         }
     }
@@ -307,6 +311,7 @@ impl FaceModelFile {
     pub fn check(&self) -> Result<()> {
         super::spec::check_members(self.format, &self.members)?;
         self.tta.validate_for_faces()?;
+        self.calibration.validate()?;
         for i in 0..self.members.len() {
             let (model, crop) = (self.member_model(i), self.member_crop(i));
             model.validate()?;

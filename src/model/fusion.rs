@@ -9,9 +9,16 @@
 //! A missing branch simply drops out: with one branch the result is that branch's
 //! temperature-scaled distribution.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
+use super::spec::Calibration;
 use crate::labels::Emotion;
+use crate::{Error, Result};
+
+/// The fusion-file format this version reads and writes.
+pub const FUSION_FORMAT: u32 = 1;
 
 /// One branch's probabilities, as the fusion reads them.
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +125,150 @@ impl ProductOfExperts {
     }
 }
 
+/// Confidence thresholds below which an answer is reported as uncertain rather than as a
+/// label (0: always answer). Applied to the fused answer and to each branch's own.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Abstention {
+    /// Minimum probability of the perceived-gender answer (of 0.5..1).
+    pub gender: f32,
+    /// Minimum probability of the emotion answer.
+    pub emotion: f32,
+}
+
+impl Abstention {
+    /// Never abstain.
+    pub const NEVER: Self = Self {
+        gender: 0.0,
+        emotion: 0.0,
+    };
+
+    /// Checks both thresholds are within 0..1.
+    pub fn validate(&self) -> Result<()> {
+        for (what, t) in [("gender", self.gender), ("emotion", self.emotion)] {
+            if !(0.0..1.0).contains(&t) {
+                return Err(Error::InvalidConfig(format!(
+                    "abstain.{what} threshold {t} is outside 0..1"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fusion file (`fusion.json` beside `face.*` and `voice.*`): how the two branches are
+/// combined, the temperature scaling of the fused output, and when to abstain. A models
+/// directory without one fuses with [`FusionModelFile::default`] (the product of experts at
+/// temperature 1, never abstaining).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FusionModelFile {
+    /// Format version of this file ([`FUSION_FORMAT`]).
+    pub format: u32,
+    /// The training-free fusion and its per-branch temperatures (applied on top of each
+    /// branch's own calibration).
+    #[serde(default)]
+    pub product_of_experts: ProductOfExperts,
+    /// Temperature scaling of the fused distributions.
+    #[serde(default, skip_serializing_if = "Calibration::is_none")]
+    pub calibration: Calibration,
+    /// When the answers are reported as uncertain.
+    #[serde(default)]
+    pub abstain: Abstention,
+    /// How the file was made (command, data, measurements), free-form.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+impl Default for FusionModelFile {
+    fn default() -> Self {
+        Self {
+            format: FUSION_FORMAT,
+            product_of_experts: ProductOfExperts::default(),
+            calibration: Calibration::NONE,
+            abstain: Abstention::NEVER,
+            provenance: serde_json::Value::Null,
+        }
+    }
+}
+
+impl FusionModelFile {
+    /// Parses and checks a fusion file's JSON.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidModelFile(format!("fusion JSON: {e}")))?;
+        let found = v
+            .get("format")
+            .and_then(|f| f.as_u64())
+            .ok_or_else(|| Error::InvalidModelFile("fusion: no \"format\" version".into()))?;
+        if found != FUSION_FORMAT as u64 {
+            return Err(Error::UnsupportedModelFormat {
+                found,
+                supported: FUSION_FORMAT,
+            });
+        }
+        let file: Self = serde_json::from_value(v)
+            .map_err(|e| Error::InvalidModelFile(format!("fusion JSON: {e}")))?;
+        file.check()?;
+        Ok(file)
+    }
+
+    /// Reads `path` (a `fusion.json`).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json(&text).map_err(|e| super::in_file(e, path))
+    }
+
+    /// `dir/fusion.json` when it exists, else the default.
+    pub fn read_or_default(dir: &Path) -> Result<Self> {
+        let path = dir.join("fusion.json");
+        if path.exists() {
+            Self::read(&path)
+        } else {
+            Ok(Self::default())
+        }
+    }
+
+    /// Checks the temperatures and thresholds.
+    pub fn check(&self) -> Result<()> {
+        let p = &self.product_of_experts;
+        Calibration {
+            gender: p.face_temperature,
+            emotion: p.voice_temperature,
+        }
+        .validate()
+        .map_err(|_| {
+            Error::InvalidConfig(format!(
+                "product_of_experts temperatures {} and {} must be within 0.05..=20",
+                p.face_temperature, p.voice_temperature
+            ))
+        })?;
+        self.calibration.validate()?;
+        self.abstain.validate()
+    }
+
+    /// Writes the file as pretty JSON to `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.check()?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(self).expect("serialisable"),
+        )
+        .map_err(|e| Error::io(path, e))
+    }
+
+    /// Fuses the present branches and scales the result by [`calibration`](Self::calibration).
+    pub fn fuse(
+        &self,
+        face: Option<BranchProbs>,
+        voice: Option<BranchProbs>,
+    ) -> Option<FusedProbs> {
+        let mut f = self.product_of_experts.fuse(face, voice)?;
+        super::spec::apply_temperature(&mut f.gender, self.calibration.gender);
+        super::spec::apply_temperature(&mut f.emotion, self.calibration.emotion);
+        Some(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +348,46 @@ mod tests {
             .fuse(Some(unsure), Some(confident))
             .unwrap();
         assert!(d.gender[1] > 0.9);
+    }
+
+    #[test]
+    fn fusion_files_round_trip_and_bad_ones_are_typed_errors() {
+        let file = FusionModelFile {
+            calibration: Calibration {
+                gender: 1.5,
+                emotion: 2.0,
+            },
+            abstain: Abstention {
+                gender: 0.7,
+                emotion: 0.4,
+            },
+            ..FusionModelFile::default()
+        };
+        let json = serde_json::to_string(&file).unwrap();
+        assert_eq!(FusionModelFile::from_json(&json).unwrap(), file);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["format"] = 9.into();
+        assert!(matches!(
+            FusionModelFile::from_json(&v.to_string()),
+            Err(Error::UnsupportedModelFormat { found: 9, .. })
+        ));
+        v["format"] = 1.into();
+        v["abstain"]["gender"] = 1.5.into();
+        assert!(FusionModelFile::from_json(&v.to_string()).is_err());
+        assert!(matches!(
+            FusionModelFile::from_json("{"),
+            Err(Error::InvalidModelFile(_))
+        ));
+        // The fused output is scaled: a temperature above 1 softens it.
+        let e = probs(&RAVDESS_EMOTIONS, Emotion::Sad, 0.9);
+        let voice = BranchProbs {
+            gender: [0.1, 0.9],
+            emotions: &RAVDESS_EMOTIONS,
+            emotion: &e,
+        };
+        let plain = FusionModelFile::default().fuse(None, Some(voice)).unwrap();
+        let soft = file.fuse(None, Some(voice)).unwrap();
+        assert!(soft.gender[1] < plain.gender[1] && soft.gender[1] > 0.5);
+        assert!(soft.emotion.iter().cloned().fold(0f32, f32::max) < 0.9);
     }
 }

@@ -26,10 +26,10 @@ pub mod spec;
 pub mod voice;
 
 pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};
-pub use fusion::{FusedProbs, ProductOfExperts};
+pub use fusion::{Abstention, FusedProbs, FusionModelFile, ProductOfExperts, FUSION_FORMAT};
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
-pub use spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+pub use spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
 pub use voice::{InputNorm, VoiceConfig, VoiceMember, VoiceModelFile, VoiceNet};
 
 use std::path::Path;

@@ -2,8 +2,8 @@
 //!
 //! A [`FacePredictor`] or [`VoicePredictor`] holds a model file's member networks and its
 //! [`TestTimeViews`]. Each member scores every view of a batch; its probabilities are averaged
-//! over the views, then over the members of the same role (perceived gender over every member,
-//! emotion over the [`MemberRole::Full`] ones), each sum taken in order and scaled once. The
+//! over the views, then over the members that give each task (see [`MemberRole`]), each sum
+//! taken in order and scaled once. The
 //! embedding is the first member's on the plain view. The analyzers, training's validation and
 //! the evaluation tools all predict through these two types.
 
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::head::BranchOutput;
-use super::spec::{MemberRole, TestTimeViews};
+use super::spec::{apply_temperature, Calibration, MemberRole, TestTimeViews};
 use super::{FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
 use crate::audio::transform::{freq_warp, time_stretch};
 use crate::audio::LogMel;
@@ -82,27 +82,40 @@ fn mean(parts: impl IntoIterator<Item = Probs>) -> Option<Probs> {
 }
 
 /// Every member's view-averaged probabilities (in member order) and the first member's
-/// embedding, combined by role.
-fn combine(members: Vec<(MemberRole, Probs)>, embedding: Vec<Vec<f32>>) -> Vec<Prediction> {
+/// embedding, combined by role, then temperature-scaled by `calibration`.
+fn combine(
+    members: Vec<(MemberRole, Probs)>,
+    embedding: Vec<Vec<f32>>,
+    calibration: &Calibration,
+) -> Vec<Prediction> {
     let emotion = mean(
         members
             .iter()
-            .filter(|(r, _)| *r == MemberRole::Full)
+            .filter(|(r, _)| r.gives_emotion())
             .map(|(_, p)| p.clone()),
     )
-    .expect("the first member is full")
+    .expect("the first member gives emotion")
     .emotion;
-    let gender = mean(members.into_iter().map(|(_, p)| p))
-        .expect("at least one member")
-        .gender;
+    let gender = mean(
+        members
+            .into_iter()
+            .filter(|(r, _)| r.gives_gender())
+            .map(|(_, p)| p),
+    )
+    .expect("a member gives gender")
+    .gender;
     gender
         .into_iter()
         .zip(emotion)
         .zip(embedding)
-        .map(|((gender, emotion), embedding)| Prediction {
-            gender,
-            emotion,
-            embedding,
+        .map(|((mut gender, mut emotion), embedding)| {
+            apply_temperature(&mut gender, calibration.gender);
+            apply_temperature(&mut emotion, calibration.emotion);
+            Prediction {
+                gender,
+                emotion,
+                embedding,
+            }
         })
         .collect()
 }
@@ -115,6 +128,7 @@ pub struct FacePredictor {
     members: Vec<(MemberRole, FaceNet, usize)>,
     crops: Vec<CropConfig>,
     tta: TestTimeViews,
+    calibration: Calibration,
     emotions: Vec<Emotion>,
 }
 
@@ -141,6 +155,7 @@ impl FacePredictor {
             members,
             crops: file.crop_views(),
             tta: file.tta.clone(),
+            calibration: file.calibration,
             emotions: file.emotions.clone(),
         })
     }
@@ -152,6 +167,7 @@ impl FacePredictor {
             members: vec![(MemberRole::Full, net, 0)],
             crops: vec![crop],
             tta,
+            calibration: Calibration::NONE,
             emotions: crate::labels::FACE_EMOTIONS
                 .iter()
                 .copied()
@@ -168,6 +184,18 @@ impl FacePredictor {
     /// The emotions of the emotion head, in order.
     pub fn emotions(&self) -> &[Emotion] {
         &self.emotions
+    }
+
+    /// The temperature scaling applied to the averaged probabilities.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// The same networks with another temperature scaling ([`Calibration::NONE`]: raw).
+    pub fn with_calibration(mut self, calibration: Calibration) -> Result<Self> {
+        calibration.validate()?;
+        self.calibration = calibration;
+        Ok(self)
     }
 
     /// The test-time views.
@@ -260,7 +288,7 @@ impl FacePredictor {
             }
             members.push((*role, mean(views).expect("one view")));
         }
-        Ok(combine(members, embedding))
+        Ok(combine(members, embedding, &self.calibration))
     }
 }
 
@@ -312,7 +340,10 @@ pub(crate) fn mirror_width(x: &Tensor) -> Result<Tensor> {
 #[derive(Debug, Clone)]
 pub struct VoicePredictor {
     nets: Vec<VoiceNet>,
+    /// Each net's role, in the same order.
+    roles: Vec<MemberRole>,
     tta: TestTimeViews,
+    calibration: Calibration,
 }
 
 impl VoicePredictor {
@@ -334,7 +365,9 @@ impl VoicePredictor {
             .map_err(super::missing_tensor)?;
         Ok(Self {
             nets,
+            roles: file.members.iter().map(|m| m.role).collect(),
             tta: file.tta.clone(),
+            calibration: file.calibration,
         })
     }
 
@@ -344,14 +377,21 @@ impl VoicePredictor {
             return Err(Error::InvalidConfig("no networks to predict with".into()));
         }
         tta.validate_for_voices()?;
-        Ok(Self { nets, tta })
+        Ok(Self {
+            roles: vec![MemberRole::Full; nets.len()],
+            nets,
+            tta,
+            calibration: Calibration::NONE,
+        })
     }
 
     /// One network, one plain view.
     pub fn single(net: VoiceNet) -> Self {
         Self {
             nets: vec![net],
+            roles: vec![MemberRole::Full],
             tta: TestTimeViews::none(),
+            calibration: Calibration::NONE,
         }
     }
 
@@ -365,6 +405,23 @@ impl VoicePredictor {
     /// The member networks.
     pub fn nets(&self) -> &[VoiceNet] {
         &self.nets
+    }
+
+    /// Each member network's role, in the order of [`nets`](Self::nets).
+    pub fn roles(&self) -> &[MemberRole] {
+        &self.roles
+    }
+
+    /// The temperature scaling applied to the averaged probabilities.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// The same networks with another temperature scaling ([`Calibration::NONE`]: raw).
+    pub fn with_calibration(mut self, calibration: Calibration) -> Result<Self> {
+        calibration.validate()?;
+        self.calibration = calibration;
+        Ok(self)
     }
 
     /// The test-time views.
@@ -415,9 +472,9 @@ impl VoicePredictor {
                 }
                 per_view.push(probs);
             }
-            members.push((MemberRole::Full, mean(per_view).expect("one view")));
+            members.push((self.roles[i], mean(per_view).expect("one view")));
         }
-        Ok(combine(members, embedding))
+        Ok(combine(members, embedding, &self.calibration))
     }
 }
 

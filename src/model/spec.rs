@@ -21,13 +21,27 @@ pub const MODEL_FORMAT: u32 = 2;
 pub enum MemberRole {
     /// Perceived gender and emotion (the first member also gives the embedding).
     Full,
-    /// Perceived gender only (a network trained for it alone).
+    /// Perceived gender only (a network trained for it alone, or on more corpora).
     Gender,
+    /// Emotion only: its perceived gender is not used (the file's gender members give it).
+    Emotion,
 }
 
-/// One network of a model file. Every member's probabilities are averaged with the others' of
-/// the same role (each member counts once); the embedding is the first member's (independently
-/// trained networks do not share an embedding space), which must be [`MemberRole::Full`].
+impl MemberRole {
+    /// Whether the member's emotion probabilities count.
+    pub fn gives_emotion(self) -> bool {
+        matches!(self, Self::Full | Self::Emotion)
+    }
+
+    /// Whether the member's perceived-gender probabilities count.
+    pub fn gives_gender(self) -> bool {
+        matches!(self, Self::Full | Self::Gender)
+    }
+}
+
+/// One network of a model file. Each task's probabilities are averaged over the members that
+/// give it (each member counts once; see [`MemberRole`]); the embedding is the first member's
+/// (independently trained networks do not share an embedding space), which must give emotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member<A, I> {
     /// Prefix of the member's tensors in the weights file (`""`: none).
@@ -139,8 +153,71 @@ impl TestTimeViews {
     }
 }
 
+/// Temperature scaling of a model's output probabilities, fitted on held-out data so that a
+/// stated confidence matches how often the answer is right (Guo et al. 2017). Each task's
+/// averaged probabilities `p` become `p^(1/T)`, renormalised (the same as dividing the logits
+/// by `T`); `T` above 1 softens them. It never changes which class is most likely.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Calibration {
+    /// Temperature of perceived gender.
+    pub gender: f32,
+    /// Temperature of emotion.
+    pub emotion: f32,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+impl Calibration {
+    /// No scaling (both temperatures 1).
+    pub const NONE: Self = Self {
+        gender: 1.0,
+        emotion: 1.0,
+    };
+
+    /// Whether this is [`Calibration::NONE`].
+    pub fn is_none(&self) -> bool {
+        *self == Self::NONE
+    }
+
+    /// Checks both temperatures are finite and within 0.05..=20.
+    pub fn validate(&self) -> Result<()> {
+        for (what, t) in [("gender", self.gender), ("emotion", self.emotion)] {
+            if !(0.05..=20.0).contains(&t) {
+                return Err(Error::InvalidConfig(format!(
+                    "calibration.{what} temperature {t} is outside 0.05..=20"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `p^(1/t)`, renormalised, in place (`t == 1` leaves `p` untouched, bit for bit).
+pub fn apply_temperature(p: &mut [f32], t: f32) {
+    if t == 1.0 || p.is_empty() {
+        return;
+    }
+    let inv = 1.0 / t as f64;
+    let logs: Vec<f64> = p
+        .iter()
+        .map(|&v| (v.max(1e-12) as f64).ln() * inv)
+        .collect();
+    let max = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = logs.iter().map(|l| (l - max).exp()).collect();
+    let z: f64 = e.iter().sum();
+    for (v, e) in p.iter_mut().zip(e) {
+        *v = (e / z) as f32;
+    }
+}
+
 /// Checks what every model file shares: the format version this build writes, at least one
-/// member, the first full, no weight prefix used twice.
+/// member, the first giving emotion (and the embedding), at least one giving perceived gender,
+/// no weight prefix used twice.
 pub(crate) fn check_members<A, I>(format: u32, members: &[Member<A, I>]) -> Result<()> {
     if format != MODEL_FORMAT {
         return Err(Error::UnsupportedModelFormat {
@@ -151,9 +228,14 @@ pub(crate) fn check_members<A, I>(format: u32, members: &[Member<A, I>]) -> Resu
     let Some(first) = members.first() else {
         return Err(Error::InvalidConfig("a model file with no members".into()));
     };
-    if first.role != MemberRole::Full {
+    if !first.role.gives_emotion() {
         return Err(Error::InvalidConfig(
-            "the first member must be a full one (it gives the embedding)".into(),
+            "the first member must give emotion (it gives the embedding too)".into(),
+        ));
+    }
+    if !members.iter().any(|m| m.role.gives_gender()) {
+        return Err(Error::InvalidConfig(
+            "no member gives perceived gender".into(),
         ));
     }
     for (i, m) in members.iter().enumerate() {

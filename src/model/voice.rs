@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::{stats_pool, ConvBlock1d};
 use super::head::{BranchOutput, TwoHeads};
-use super::spec::{Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+use super::spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
 use crate::audio::MelConfig;
 use crate::labels::{Emotion, RAVDESS_EMOTIONS};
 use crate::{Error, Result};
@@ -227,6 +227,9 @@ pub struct VoiceModelFile {
     /// Test-time views (tempo rates and mel-axis warps).
     #[serde(default)]
     pub tta: TestTimeViews,
+    /// Temperature scaling of the averaged probabilities (none when absent).
+    #[serde(default, skip_serializing_if = "Calibration::is_none")]
+    pub calibration: Calibration,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -243,6 +246,7 @@ impl VoiceModelFile {
             emotions,
             members: Member::ensemble(members),
             tta: TestTimeViews::none(),
+            calibration: Calibration::NONE,
             provenance: serde_json::Value::Null,
         }
     }
@@ -263,26 +267,107 @@ impl VoiceModelFile {
         Ok(file)
     }
 
-    /// Checks the members (all full, with the file's architecture and features), the
+    /// Checks the members (each of any role, with the file's architecture and features), the
     /// test-time views and the architecture.
     pub fn check(&self) -> Result<()> {
         super::spec::check_members(self.format, &self.members)?;
         if self
             .members
             .iter()
-            .any(|m| m.role != MemberRole::Full || m.model.is_some() || m.input.is_some())
+            .any(|m| m.model.is_some() || m.input.is_some())
         {
             return Err(Error::InvalidConfig(
-                "voice members are full networks with the file's architecture and features".into(),
+                "voice members share the file's architecture and features".into(),
             ));
         }
         self.tta.validate_for_voices()?;
+        self.calibration.validate()?;
         self.model.validate()
     }
 
     /// Reads `<stem>.json`.
     pub fn read(stem: &Path) -> Result<Self> {
         super::read_description(stem, Self::from_json)
+    }
+
+    /// Combines two model files into one at `out` (`<out>.json` + `<out>.safetensors`): the
+    /// members of `emotion` give emotion and the embedding only ([`MemberRole::Emotion`]),
+    /// the members of `gender` perceived gender only ([`MemberRole::Gender`], prefixed
+    /// `gender_member{i}`). Both must share the architecture, features, emotion classes and
+    /// test-time views; the weights are copied unchanged. Returns the combined description,
+    /// whose provenance holds both files'.
+    pub fn combine_roles(emotion: &Path, gender: &Path, out: &Path) -> Result<Self> {
+        let (mut file, mut tensors) = Self::read_tensors(emotion)?;
+        let (other, other_tensors) = Self::read_tensors(gender)?;
+        file.calibration = Calibration {
+            gender: other.calibration.gender,
+            ..file.calibration
+        };
+        if other.model != file.model
+            || other.mel != file.mel
+            || other.emotions != file.emotions
+            || other.tta != file.tta
+        {
+            return Err(Error::InvalidConfig(format!(
+                "{} and {} differ in architecture, features, emotions or test-time views",
+                emotion.display(),
+                gender.display()
+            )));
+        }
+        for m in &mut file.members {
+            m.role = MemberRole::Emotion;
+        }
+        for (i, m) in other.members.iter().enumerate() {
+            let prefix = format!("gender_member{i}");
+            for (name, t) in &other_tensors {
+                let owned_by = |p: &str| name.strip_prefix(p).and_then(|r| r.strip_prefix('.'));
+                let rest = match m.weights.as_str() {
+                    // No prefix: every tensor no other member's prefix claims.
+                    "" => (!other
+                        .members
+                        .iter()
+                        .any(|o| !o.weights.is_empty() && owned_by(&o.weights).is_some()))
+                    .then_some(name.as_str()),
+                    p => owned_by(p),
+                };
+                if let Some(rest) = rest {
+                    tensors.insert(format!("{prefix}.{rest}"), t.clone());
+                }
+            }
+            file.members.push(Member {
+                weights: prefix,
+                role: MemberRole::Gender,
+                model: None,
+                input: None,
+            });
+        }
+        file.provenance = serde_json::json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "emotion_members": file.provenance,
+            "gender_members": other.provenance,
+        });
+        file.check()?;
+        let weights = out.with_extension("safetensors");
+        candle_core::safetensors::save(&tensors, &weights)
+            .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", weights.display())))?;
+        let json = out.with_extension("json");
+        std::fs::write(
+            &json,
+            serde_json::to_string_pretty(&file).expect("serialisable"),
+        )
+        .map_err(|e| Error::io(&json, e))?;
+        // Reload to prove every member finds its tensors.
+        super::VoicePredictor::load(out)?;
+        Ok(file)
+    }
+
+    /// Reads `<stem>.json` and every tensor of `<stem>.safetensors` by name.
+    fn read_tensors(stem: &Path) -> Result<(Self, std::collections::HashMap<String, Tensor>)> {
+        let file = Self::read(stem)?;
+        let path = stem.with_extension("safetensors");
+        let tensors = candle_core::safetensors::load(&path, &candle_core::Device::Cpu)
+            .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", path.display())))?;
+        Ok((file, tensors))
     }
 
     /// Saves this description to `<stem>.json` and one weight set per member (each under
@@ -392,6 +477,64 @@ mod tests {
         v1.as_object_mut().unwrap().remove("members");
         let one = VoiceModelFile::from_json(&v1.to_string()).unwrap();
         assert_eq!(one.members, vec![Member::full("")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn combined_roles_take_emotion_from_one_file_and_gender_from_the_other() {
+        let dev = Device::Cpu;
+        let cfg = VoiceConfig::tiny();
+        let net_map = |seed| {
+            let vm = VarMap::new();
+            VoiceNet::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+            crate::model::init_weights(&vm, seed).unwrap();
+            vm
+        };
+        let dir = std::env::temp_dir().join(format!("facevox-voice-roles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (emo, gen, out) = (dir.join("emo"), dir.join("gen"), dir.join("both"));
+        let (e0, e1, g0) = (net_map(1), net_map(2), net_map(3));
+        VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 2)
+            .save(&[&e0, &e1], &emo)
+            .unwrap();
+        VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 1)
+            .save(&[&g0], &gen)
+            .unwrap();
+        let file = VoiceModelFile::combine_roles(&emo, &gen, &out).unwrap();
+        let roles: Vec<_> = file.members.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [MemberRole::Emotion, MemberRole::Emotion, MemberRole::Gender]
+        );
+        let mel = crate::audio::LogMel {
+            n_mels: cfg.n_mels,
+            n_frames: 30,
+            data: (0..cfg.n_mels * 30)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect(),
+        };
+        let predict = |stem: &Path| {
+            VoicePredictor::load(stem)
+                .unwrap()
+                .1
+                .predict(&[&mel])
+                .unwrap()[0]
+                .clone()
+        };
+        let (pe, pg, pb) = (predict(&emo), predict(&gen), predict(&out));
+        assert_eq!(pb.emotion, pe.emotion);
+        assert_eq!(pb.embedding, pe.embedding);
+        assert_eq!(pb.gender, pg.gender);
+        assert_ne!(pe.gender, pg.gender);
+        // Files that disagree on the features are refused.
+        let mut other_mel = VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 1);
+        other_mel.mel.fmax = 4000.0;
+        other_mel.save(&[&g0], &gen).unwrap();
+        assert!(VoiceModelFile::combine_roles(&emo, &gen, &out).is_err());
+        // A file of emotion members alone gives no gender: refused.
+        let mut no_gender = file.clone();
+        no_gender.members.truncate(2);
+        assert!(no_gender.check().is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

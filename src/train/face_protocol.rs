@@ -33,6 +33,9 @@ pub struct FaceSplitConfig {
     pub max_train: Option<usize>,
     /// Face-crop cache folder (crops and detections are reused across runs).
     pub cache: PathBuf,
+    /// Leave the training part empty (not cropped): for scoring and calibrating a model.
+    #[serde(default)]
+    pub eval_only: bool,
 }
 
 impl Default for FaceSplitConfig {
@@ -43,6 +46,7 @@ impl Default for FaceSplitConfig {
             split_seed: 42,
             max_train: None,
             cache: PathBuf::from("target/facevox-cache"),
+            eval_only: false,
         }
     }
 }
@@ -89,7 +93,10 @@ pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Resu
         split_rng.shuffle(&mut ex);
         let n_sel = ex.len() / 20;
         select.extend(ex.drain(..n_sel).filter(|e| e.emotion.is_some()));
-        let ex = cap(ex, &mut split_rng);
+        let mut ex = cap(ex, &mut split_rng);
+        if cfg.eval_only {
+            ex.clear();
+        }
         eprintln!(
             "FER+ train: {} rows, {missing} missing files, {} skipped; {} training, {} selection",
             recs.len(),
@@ -124,6 +131,7 @@ pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Resu
         let (rest, test) = stratified_fairface_split(&recs, 0.10, cfg.split_seed);
         let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, cfg.split_seed ^ 1);
         let t0 = Instant::now();
+        let tr = if cfg.eval_only { Vec::new() } else { tr };
         let (tr_ex, tr_skip) = fairface_examples(&tr, crop, FaceSource::Detect, Some(&ff_cache))?;
         let (sel_ex, sel_skip) =
             fairface_examples(&sel, crop, FaceSource::Detect, Some(&ff_cache))?;

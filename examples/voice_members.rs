@@ -1,0 +1,52 @@
+//! Combine two voice models into one file: emotion from one, perceived gender from the other.
+//!
+//! ```sh
+//! cargo run --release --example voice_members -- --emotion models/voice \
+//!     --gender runs/voice_gender3/voice --out runs/voice_combined/voice
+//! ```
+//!
+//! Each path is a model stem (`<stem>.json` + `<stem>.safetensors`, as `train` writes them).
+//! The first file's members become emotion-only members (they give the emotion and the
+//! embedding), the second's gender-only members; both must share the architecture, the
+//! features and the test-time views. The weights are copied unchanged, so each task's outputs
+//! are exactly those of the file it comes from. Score the result with `evaluate --mode voice`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use facevox::model::VoiceModelFile;
+
+#[derive(Parser, Debug)]
+#[command(about = "Combine an emotion voice model and a gender voice model into one file")]
+struct Args {
+    /// Stem of the model whose members give emotion (and the embedding).
+    #[arg(long)]
+    emotion: PathBuf,
+    /// Stem of the model whose members give perceived gender.
+    #[arg(long)]
+    gender: PathBuf,
+    /// Stem of the combined file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: {}: {e}", dir.display());
+            std::process::exit(1);
+        }
+    }
+    match VoiceModelFile::combine_roles(&args.emotion, &args.gender, &args.out) {
+        Ok(file) => eprintln!(
+            "wrote {} ({} members)",
+            args.out.with_extension("safetensors").display(),
+            file.members.len()
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
