@@ -24,7 +24,8 @@
 //! * fused output: identity pairs (each RAVDESS clip's out-of-fold voice output with the
 //!   same actor's still, both calibrated), cross-fitted over the voice folds.
 //!
-//! Writes `report.json` and `reliability_*.svg` to `--out`; with `--write`, each branch's
+//! Writes `report.json`, `reliability_*.svg` and `face_outputs.json` (every scored face's
+//! uncalibrated output and labels, read by `modality_benchmark`) to `--out`; with `--write`, each branch's
 //! temperatures into `face.json` / `voice.json` and the fused ones into `fusion.json` in
 //! `--models` (weights untouched).
 
@@ -87,6 +88,9 @@ fn main() {
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The abstention thresholds the report tabulates (coverage and accuracy above each).
+const THRESHOLDS: &[f32] = &[0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
 /// Rows of one task: distributions, true class, fold (for cross-fitting) and corpus.
 #[derive(Default)]
@@ -173,7 +177,7 @@ fn cross_fitted_section(name: &str, rows: &Rows, args: &Args) -> Res<(f32, Value
         per.insert(
             c.clone(),
             json!({"before": table(&before), "after_cross_fitted": table(&aft),
-                   "abstention_after": coverage(&pa, &la, &[0.5, 0.6, 0.7, 0.8, 0.9])}),
+                   "abstention_after": coverage(&pa, &la, THRESHOLDS)}),
         );
         tables.push((format!("{c} before"), before));
         tables.push((format!("{c} after"), aft));
@@ -220,7 +224,7 @@ fn held_out_section(
         t,
         json!({"temperature": t, "fitted_on_rows": fit.0.len(), "test_before": table(&before),
                "test_after": table(&after),
-               "abstention_after": coverage(&scaled, test.1, &[0.5, 0.6, 0.7, 0.8, 0.9])}),
+               "abstention_after": coverage(&scaled, test.1, THRESHOLDS)}),
     ))
 }
 
@@ -358,6 +362,25 @@ fn run(args: Args) -> Res<()> {
         }
         (ep, el, gp, gl)
     };
+    // Every face output (uncalibrated) with its labels, for the fusion benchmark's
+    // label-matched pairs: none of these faces was trained on.
+    let dump: Vec<Value> = [
+        ("select", &sel, &views[0].select),
+        ("ferplus_valid", &fer, &views[0].fer_valid),
+        ("fairface_test", &fft, &views[0].ff_test),
+    ]
+    .iter()
+    .flat_map(|(name, preds, ex)| {
+        preds.iter().zip(ex.iter()).map(move |(p, e)| {
+            json!({"split": name, "gender": e.gender, "emotion": e.emotion,
+                   "group": e.group, "prediction": p})
+        })
+    })
+    .collect();
+    std::fs::write(
+        args.out.join("face_outputs.json"),
+        serde_json::to_string(&dump)?,
+    )?;
     let (sel_ep, sel_el, sel_gp, sel_gl) = split(&sel, &views[0].select);
     let (fer_ep, fer_el, _, _) = split(&fer, &views[0].fer_valid);
     let (_, _, ff_gp, ff_gl) = split(&fft, &views[0].ff_test);
@@ -448,13 +471,28 @@ fn run(args: Args) -> Res<()> {
     }
     let (t_xg, s) = cross_fitted_section("fused_gender", &f_gender, &args)?;
     report.insert("fused_gender".into(), s);
-    let (t_xe, s) = cross_fitted_section("fused_emotion", &f_emotion, &args)?;
+    let (_, s) = cross_fitted_section("fused_emotion", &f_emotion, &args)?;
     report.insert("fused_emotion".into(), s);
     report.insert("fused_emotions".into(), json!(fused_emotions));
-    let fused_cal = Calibration {
-        gender: t_xg,
-        emotion: t_xe,
+    // The fused gender temperature is kept only where the cross-fitted likelihood improves on
+    // no scaling. The fused emotion temperature is reported, never applied: on identity pairs
+    // the face is a neutral still by construction, so a temperature fitted there would flatten
+    // every fused emotion, including on real clips whose face shows the emotion.
+    let improves = |name: &str| {
+        let c = &report[name]["by_corpus"]["identity_pairs"];
+        c["after_cross_fitted"]["nll"].as_f64() < c["before"]["nll"].as_f64()
     };
+    let fused_cal = Calibration {
+        gender: if improves("fused_gender") { t_xg } else { 1.0 },
+        emotion: 1.0,
+    };
+    report.insert(
+        "fused_decision".into(),
+        json!({"gender_temperature_applied": fused_cal.gender != 1.0,
+               "emotion_temperature_applied": false,
+               "why": "a fused temperature is kept only where cross-fitting lowers the NLL; the \
+                       emotion one is fitted on neutral stills, so it is never applied"}),
+    );
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     report.insert("command".into(), json!(command));
     report.insert(

@@ -1,33 +1,79 @@
-//! Fused against single-modality accuracy on identity pairs: each RAVDESS speech clip with the
-//! still of the same actor, the voice scored out of fold (by the cross-validation model that
-//! never heard that actor), the face by the shipped face model (which never trained on the
-//! stills), fused by the product of experts.
+//! Fused against single-modality accuracy, on every kind of pair that can be built from
+//! `../shared/data`, in the voice cross-validation's folds by actor.
 //!
 //! ```sh
-//! cargo run --release --example train -- --ravdess ../shared/data/ravdess/speech \
-//!     --speech-accent ../shared/data/speech_accent --accent-holdout 0.2 \
-//!     --config examples/configs/voice_multicorpus.json --cv 5 --cv-corpus actor --cv-only \
-//!     --out runs/voice_mc_cv
-//! cargo run --release --example modality_benchmark -- --cv-report runs/voice_mc_cv/cv_report.json \
-//!     --stills ../shared/data/ravdess/stills
+//! cargo run --release --example modality_benchmark -- --models models \
+//!     --cv-report runs/voice_cv_oof/cv_report.json \
+//!     --gender-cv-report runs/voice_mc_cv/cv_report.json \
+//!     --stills ../shared/data/ravdess/stills \
+//!     --face-outputs models/calibration/face_outputs.json --json runs/modality_benchmark.json
 //! ```
 //!
-//! The stills are neutral portraits, so for emotion the face is uninformative by design: the
-//! table shows whether fusion keeps the voice's emotion while it adds the face's gender cue.
+//! The voice is always scored out of fold: each RAVDESS clip by the cross-validation model
+//! that never heard its actor (`--cv-report` for emotion, `--gender-cv-report` for perceived
+//! gender when the model's gender members follow another recipe), with the voice model's
+//! calibration applied. The face is the model in `--models` on faces it never trained on.
+//! Fusion is the models folder's fusion file. The pairs:
+//! - identity pairs: each clip with the still of the same actor (a real person pairing; the
+//!   still is neutral, so for emotion the face is uninformative by design);
+//! - label-matched emotion pairs: each clip whose emotion the face knows with a FER+ Valid
+//!   face of the same emotion, drawn at random (seeded by the clip); label-matched gender
+//!   pairs: each clip with a FairFace held-out face of the same perceived gender. Different
+//!   people, so these pairs overstate what fusion gains on real recordings of one person;
+//! - one modality removed: the fusion given one branch only (it must equal that branch).
+//!
+//! Per fold: accuracy of the voice alone, the face alone and the fused answer; printed as
+//! mean ± standard deviation over the folds, with n.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use facevox::model::fusion::{BranchProbs, ProductOfExperts};
-use facevox::training::VoiceCrossValidation;
-use facevox::{Emotion, FaceAnalyzer, FaceSource};
+use clap::Parser;
+use facevox::model::fusion::{BranchProbs, FusionModelFile};
+use facevox::model::spec::apply_temperature;
+use facevox::model::{Calibration, Prediction};
+use facevox::training::{
+    train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig, VoiceCrossValidation,
+};
+use facevox::{Emotion, FaceAnalyzer, FaceSource, Gender, VoiceAnalyzer};
+use serde_json::{json, Value};
+
+#[derive(Parser, Debug)]
+#[command(about = "Fused against single-modality accuracy on paired sets")]
+struct Args {
+    /// Models folder (face.*, voice.*, fusion.json).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Cross-validation report with the voice recipe's out-of-fold outputs.
+    #[arg(long)]
+    cv_report: PathBuf,
+    /// Out-of-fold outputs for perceived gender, when the gender members' recipe differs.
+    #[arg(long)]
+    gender_cv_report: Option<PathBuf>,
+    /// RAVDESS stills (Actor_NN.png).
+    #[arg(long)]
+    stills: PathBuf,
+    /// Face outputs written by `calibrate` (enables the label-matched pairs).
+    #[arg(long)]
+    face_outputs: Option<PathBuf>,
+    /// Where to write the JSON table.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the models folder's fusion file with the learned head (trained on every pair)
+    /// to this path, when the head beat the product of experts in the folds: no pair set
+    /// more than 1 point worse, and the mean over the sets better.
+    #[arg(long)]
+    write_fusion: Option<PathBuf>,
+}
 
 fn main() {
-    if let Err(e) = run() {
+    if let Err(e) = run(Args::parse()) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn argmax(v: &[f32]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
@@ -41,113 +87,385 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut report = None;
-    let mut stills = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--cv-report" => report = args.next().map(PathBuf::from),
-            "--stills" => stills = args.next().map(PathBuf::from),
-            _ => return Err(format!("unknown argument {a}").into()),
+/// One branch's calibrated output on one input.
+#[derive(Clone)]
+struct Out {
+    gender: [f32; 2],
+    emotion: Vec<f32>,
+}
+
+fn calibrated(p: &Prediction, c: Calibration) -> Out {
+    let mut gender = p.gender;
+    let mut emotion = p.emotion.clone();
+    apply_temperature(&mut gender, c.gender);
+    apply_temperature(&mut emotion, c.emotion);
+    Out { gender, emotion }
+}
+
+/// Hits of (voice, face, product of experts, learned head) per fold, for one task of one pair set.
+#[derive(Default)]
+struct Tally {
+    per_fold: BTreeMap<usize, ([usize; 4], usize)>,
+}
+
+impl Tally {
+    fn add(&mut self, fold: usize, hits: [bool; 4]) {
+        let e = self.per_fold.entry(fold).or_default();
+        for (count, hit) in e.0.iter_mut().zip(hits) {
+            *count += hit as usize;
         }
+        e.1 += 1;
     }
-    let (Some(report), Some(stills)) = (report, stills) else {
-        return Err("usage: modality_benchmark --cv-report FILE --stills DIR".into());
-    };
-    let cv: VoiceCrossValidation = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
-    let voice_emotions = cv.config.emotions.clone();
-    let face = FaceAnalyzer::new()?;
-    let fusion = ProductOfExperts::default();
-    // The face of each actor's still, once.
-    let mut still_of: BTreeMap<String, (Vec<f32>, [f32; 2])> = BTreeMap::new();
-    // Per fold: correct counts for (voice, face, fused) × (gender, emotion), and n.
-    let mut per_fold: Vec<([usize; 3], [usize; 3], usize, usize)> = Vec::new();
-    for fold in &cv.folds {
-        if fold.test_predictions.is_empty() {
-            return Err("the report has no out-of-fold predictions (re-run the CV)".into());
+
+    fn summary(&self) -> Value {
+        let n: usize = self.per_fold.values().map(|f| f.1).sum();
+        let mut out = serde_json::Map::new();
+        out.insert("n".into(), json!(n));
+        for (k, name) in ["voice", "face", "product", "learned"].iter().enumerate() {
+            let accs: Vec<f64> = self
+                .per_fold
+                .values()
+                .map(|f| f.0[k] as f64 / f.1 as f64)
+                .collect();
+            let (m, s) = mean_std(&accs);
+            out.insert(
+                (*name).into(),
+                json!({"mean": m, "std": s, "per_fold": accs}),
+            );
         }
-        let (mut g_ok, mut e_ok, mut g_n, mut e_n) = ([0usize; 3], [0usize; 3], 0, 0);
-        for o in &fold.test_predictions {
-            let group = o.group.clone().unwrap_or_default();
-            let actor: u32 = group.trim_start_matches("actor_").parse()?;
-            if !still_of.contains_key(&group) {
-                let path = stills.join(format!("Actor_{actor:02}.png"));
-                let r = face.analyze_file_among(&path, FaceSource::Detect, None)?;
-                let probs = r.emotion.probabilities.iter().map(|p| p.1).collect();
-                still_of.insert(
-                    group.clone(),
-                    (probs, [1.0 - r.gender.p_female, r.gender.p_female]),
+        Value::Object(out)
+    }
+}
+
+fn cell(v: &Value, branch: &str) -> String {
+    match (v[branch]["mean"].as_f64(), v[branch]["std"].as_f64()) {
+        (Some(m), Some(s)) => format!("{:6.2}% ± {:4.2}", 100.0 * m, 100.0 * s),
+        _ => "-".into(),
+    }
+}
+
+/// A deterministic pick in `0..n` for clip `i` (splitmix64).
+fn pick(i: usize, salt: u64, n: usize) -> usize {
+    let mut z = (i as u64)
+        .wrapping_add(salt)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) % n as u64) as usize
+}
+
+fn run(args: Args) -> Res<()> {
+    let cv: VoiceCrossValidation =
+        serde_json::from_str(&std::fs::read_to_string(&args.cv_report)?)?;
+    let gcv: Option<VoiceCrossValidation> = match &args.gender_cv_report {
+        Some(p) => Some(serde_json::from_str(&std::fs::read_to_string(p)?)?),
+        None => None,
+    };
+    let voice_model = VoiceAnalyzer::from_dir(&args.models)?;
+    let v_cal = voice_model.model().calibration;
+    let face = FaceAnalyzer::from_dir(&args.models)?;
+    let f_cal = face.model().calibration;
+    let fusion = FusionModelFile::read_or_default(&args.models)?;
+    let voice_emotions = cv.config.emotions.clone();
+    let face_emotions = face.emotions().to_vec();
+
+    // The voice out of fold: (fold, actor group, gender label, emotion label, output).
+    let mut gender_of: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
+    if let Some(g) = &gcv {
+        for f in &g.folds {
+            for o in &f.test_predictions {
+                gender_of.insert(
+                    (o.group.clone().unwrap_or_default(), o.index),
+                    o.prediction.gender,
                 );
             }
-            let (f_emotion, f_gender) = &still_of[&group];
-            let v = &o.prediction;
-            let fused = fusion
-                .fuse(
-                    Some(BranchProbs {
-                        gender: *f_gender,
-                        emotions: face.emotions(),
-                        emotion: f_emotion,
-                    }),
-                    Some(BranchProbs {
-                        gender: v.gender,
-                        emotions: &voice_emotions,
-                        emotion: &v.emotion,
-                    }),
-                )
-                .expect("two experts");
-            if let Some(g) = o.gender {
-                g_n += 1;
-                let truth = g as usize;
-                for (k, p) in [v.gender, *f_gender, fused.gender].iter().enumerate() {
-                    g_ok[k] += (argmax(p) == truth) as usize;
-                }
+        }
+    }
+    let mut clips = Vec::new();
+    for (k, fold) in cv.folds.iter().enumerate() {
+        if fold.test_predictions.is_empty() {
+            return Err("the report has no out-of-fold outputs (re-run the CV)".into());
+        }
+        for o in &fold.test_predictions {
+            let group = o.group.clone().unwrap_or_default();
+            let mut p = o.prediction.clone();
+            if gcv.is_some() {
+                p.gender = *gender_of
+                    .get(&(group.clone(), o.index))
+                    .ok_or("a clip lacks an out-of-fold gender output")?;
             }
-            if let Some(e) = o.emotion {
-                e_n += 1;
-                let pick = |set: &[Emotion], p: &[f32]| set[argmax(p)];
-                let guesses = [
-                    pick(&voice_emotions, &v.emotion),
-                    pick(face.emotions(), f_emotion),
-                    pick(&fused.emotions, &fused.emotion),
-                ];
-                for (k, guess) in guesses.iter().enumerate() {
-                    e_ok[k] += (*guess == e) as usize;
+            clips.push((k, group, o.gender, o.emotion, calibrated(&p, v_cal)));
+        }
+    }
+
+    // Identity pairs: each actor's still, once (the face model's calibration applies).
+    let mut still: BTreeMap<String, Out> = BTreeMap::new();
+    for (_, group, ..) in &clips {
+        if still.contains_key(group) {
+            continue;
+        }
+        let actor: u32 = group.trim_start_matches("actor_").parse()?;
+        let r = face.analyze_file_among(
+            args.stills.join(format!("Actor_{actor:02}.png")),
+            FaceSource::Detect,
+            None,
+        )?;
+        still.insert(
+            group.clone(),
+            Out {
+                gender: [1.0 - r.gender.p_female, r.gender.p_female],
+                emotion: r.emotion.probabilities.iter().map(|p| p.1).collect(),
+            },
+        );
+    }
+
+    // Every pair: (set, fold, face, voice, gender label, emotion label).
+    struct Pair<'a> {
+        set: &'static str,
+        fold: usize,
+        face: &'a Out,
+        voice: &'a Out,
+        gender: Option<Gender>,
+        emotion: Option<Emotion>,
+    }
+    let mut pairs: Vec<Pair> = Vec::new();
+    for (k, group, g, e, v) in &clips {
+        pairs.push(Pair {
+            set: "identity pairs",
+            fold: *k,
+            face: &still[group],
+            voice: v,
+            gender: *g,
+            emotion: *e,
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct FaceRow {
+        split: String,
+        gender: Option<Gender>,
+        emotion: Option<Emotion>,
+        prediction: Prediction,
+    }
+    let n_folds = cv.folds.len();
+    // Face pools by label and fold (row index mod the fold count), so that a head trained on
+    // the other folds never saw the test fold's faces either.
+    let mut by_emotion: BTreeMap<(Emotion, usize), Vec<Out>> = BTreeMap::new();
+    let mut by_gender: BTreeMap<(usize, usize), Vec<Out>> = BTreeMap::new();
+    if let Some(path) = &args.face_outputs {
+        let rows: Vec<FaceRow> = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        for (i, r) in rows.iter().enumerate() {
+            let out = calibrated(&r.prediction, f_cal);
+            match (r.split.as_str(), r.emotion, r.gender) {
+                ("ferplus_valid", Some(e), _) => {
+                    by_emotion.entry((e, i % n_folds)).or_default().push(out)
+                }
+                ("fairface_test", _, Some(g)) => by_gender
+                    .entry((g as usize, i % n_folds))
+                    .or_default()
+                    .push(out),
+                _ => {}
+            }
+        }
+    }
+    for (i, (k, _, g, e, v)) in clips.iter().enumerate() {
+        if let Some(faces) = e
+            .and_then(|e| by_emotion.get(&(e, *k)))
+            .filter(|f| !f.is_empty())
+        {
+            pairs.push(Pair {
+                set: "label-matched pairs (FER+ face)",
+                fold: *k,
+                face: &faces[pick(i, 1, faces.len())],
+                voice: v,
+                gender: None,
+                emotion: *e,
+            });
+        }
+        if let Some(faces) = g
+            .and_then(|g| by_gender.get(&(g as usize, *k)))
+            .filter(|f| !f.is_empty())
+        {
+            pairs.push(Pair {
+                set: "label-matched pairs (FairFace face)",
+                fold: *k,
+                face: &faces[pick(i, 2, faces.len())],
+                voice: v,
+                gender: *g,
+                emotion: None,
+            });
+        }
+    }
+    let example = |p: &Pair| FusionExample {
+        face: Some(BranchOutputs {
+            gender: p.face.gender,
+            emotion: p.face.emotion.clone(),
+        }),
+        voice: Some(BranchOutputs {
+            gender: p.voice.gender,
+            emotion: p.voice.emotion.clone(),
+        }),
+        gender: p.gender,
+        emotion: p.emotion,
+    };
+    let head_cfg = FusionTrainingConfig::default();
+    let train_head = |keep: &dyn Fn(&Pair) -> bool| -> facevox::Result<FusionModelFile> {
+        let ex: Vec<FusionExample> = pairs.iter().filter(|p| keep(p)).map(example).collect();
+        let head = train_fusion_head(&ex, &face_emotions, &voice_emotions, &head_cfg)?;
+        Ok(FusionModelFile {
+            head: Some(head),
+            ..fusion.clone()
+        })
+    };
+    let fuse = |file: &FusionModelFile, f: Option<&Out>, v: Option<&Out>| {
+        file.fuse(
+            f.map(|f| BranchProbs {
+                gender: f.gender,
+                emotions: &face_emotions,
+                emotion: &f.emotion,
+            }),
+            v.map(|v| BranchProbs {
+                gender: v.gender,
+                emotions: &voice_emotions,
+                emotion: &v.emotion,
+            }),
+        )
+        .expect("at least one branch")
+    };
+    let baseline = FusionModelFile {
+        head: None,
+        ..fusion.clone()
+    };
+    // Columns: voice, face, product of experts, learned head (trained on the other folds).
+    let mut tallies: BTreeMap<(String, &str), Tally> = BTreeMap::new();
+    for k in 0..n_folds {
+        let learned = train_head(&|p: &Pair| p.fold != k)?;
+        for p in pairs.iter().filter(|p| p.fold == k) {
+            let (f, v) = (Some(p.face), Some(p.voice));
+            let (poe, head) = (fuse(&baseline, f, v), fuse(&learned, f, v));
+            if let Some(g) = p.gender {
+                let t = g as usize;
+                tallies
+                    .entry((p.set.to_string(), "gender"))
+                    .or_default()
+                    .add(
+                        k,
+                        [
+                            argmax(&p.voice.gender) == t,
+                            argmax(&p.face.gender) == t,
+                            argmax(&poe.gender) == t,
+                            argmax(&head.gender) == t,
+                        ],
+                    );
+            }
+            if let Some(e) = p.emotion {
+                let hit = |fp: &facevox::model::FusedProbs| fp.emotions[argmax(&fp.emotion)] == e;
+                let (v_ok, f_ok) = (
+                    voice_emotions[argmax(&p.voice.emotion)] == e,
+                    face_emotions[argmax(&p.face.emotion)] == e,
+                );
+                tallies
+                    .entry((p.set.to_string(), "emotion"))
+                    .or_default()
+                    .add(k, [v_ok, f_ok, hit(&poe), hit(&head)]);
+                if p.set == "identity pairs" {
+                    // One modality removed: the fusion must answer as the branch left.
+                    let (pv, hv) = (fuse(&baseline, None, v), fuse(&learned, None, v));
+                    tallies
+                        .entry(("identity, face removed".into(), "emotion"))
+                        .or_default()
+                        .add(k, [v_ok, f_ok, hit(&pv), hit(&hv)]);
+                    let (pf, hf) = (fuse(&baseline, f, None), fuse(&learned, f, None));
+                    tallies
+                        .entry(("identity, voice removed".into(), "emotion"))
+                        .or_default()
+                        .add(k, [v_ok, f_ok, hit(&pf), hit(&hf)]);
                 }
             }
         }
-        per_fold.push((g_ok, e_ok, g_n, e_n));
     }
-    let n_g: usize = per_fold.iter().map(|f| f.2).sum();
-    let n_e: usize = per_fold.iter().map(|f| f.3).sum();
     println!(
-        "identity pairs: RAVDESS clip + the same actor's still; {} folds; gender n = {n_g}, \
-         emotion n = {n_e}",
-        per_fold.len()
+        "voice: out of fold ({}{}), calibrated {v_cal:?}; face: {} (calibrated {f_cal:?}); fusion: {}",
+        args.cv_report.display(),
+        args.gender_cv_report
+            .as_ref()
+            .map(|p| format!("; gender from {}", p.display()))
+            .unwrap_or_default(),
+        args.models.display(),
+        serde_json::to_string(&fusion.product_of_experts)?
     );
-    println!("voice: out of fold ({}); face: the shipped model on the stills; fusion: product of experts, temperatures 1", report.display());
     println!(
-        "{:<8} {:>22} {:>22}",
-        "", "gender (mean ± std)", "emotion (mean ± std)"
+        "{:<36} {:<8} {:>6} {:>16} {:>16} {:>16} {:>16}",
+        "pairs", "task", "n", "voice", "face", "fused (product)", "fused (learned)"
     );
-    for (k, name) in ["voice", "face", "fused"].iter().enumerate() {
-        let g: Vec<f64> = per_fold
-            .iter()
-            .map(|f| f.0[k] as f64 / f.2 as f64)
-            .collect();
-        let e: Vec<f64> = per_fold
-            .iter()
-            .map(|f| f.1[k] as f64 / f.3 as f64)
-            .collect();
-        let (gm, gs) = mean_std(&g);
-        let (em, es) = mean_std(&e);
+    let mut table = Vec::new();
+    for ((set, task), tally) in &tallies {
+        let s = tally.summary();
         println!(
-            "{name:<8} {:>13.2}% ± {:>4.2} {:>13.2}% ± {:>4.2}",
-            100.0 * gm,
-            100.0 * gs,
-            100.0 * em,
-            100.0 * es
+            "{set:<36} {task:<8} {:>6} {:>16} {:>16} {:>16} {:>16}",
+            s["n"],
+            cell(&s, "voice"),
+            cell(&s, "face"),
+            cell(&s, "product"),
+            cell(&s, "learned")
         );
+        table.push(json!({"pairs": set, "task": task, "scores": s}));
+    }
+    println!(
+        "(folds: the voice cross-validation's {n_folds} folds by actor; mean ± std over folds; \
+         the learned head of each fold trained on the other folds' pairs)"
+    );
+    let mean_of = |s: &Value, col: &str| s[col]["mean"].as_f64().unwrap_or(0.0);
+    let summaries: Vec<Value> = tallies
+        .iter()
+        .filter(|((set, _), _)| !set.contains("removed"))
+        .map(|(_, t)| t.summary())
+        .collect();
+    let worst_drop = summaries
+        .iter()
+        .map(|s| mean_of(s, "product") - mean_of(s, "learned"))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let gain = summaries
+        .iter()
+        .map(|s| mean_of(s, "learned") - mean_of(s, "product"))
+        .sum::<f64>()
+        / summaries.len().max(1) as f64;
+    let head_wins = worst_drop <= 0.01 && gain > 0.0;
+    println!(
+        "learned head against the product: mean gain {:+.2} points, worst set {:+.2} points -> {}",
+        100.0 * gain,
+        -100.0 * worst_drop,
+        if head_wins {
+            "the head is better"
+        } else {
+            "the product stays"
+        }
+    );
+    if let Some(path) = &args.write_fusion {
+        if head_wins {
+            let mut file = train_head(&|_: &Pair| true)?;
+            file.provenance["head"] = json!({
+                "command": std::env::args().collect::<Vec<_>>().join(" "),
+                "pairs": pairs.len(), "config": head_cfg,
+                "cross_validated_gain_points": 100.0 * gain,
+            });
+            file.save(path)?;
+            eprintln!("wrote {} with the learned head", path.display());
+        } else {
+            eprintln!(
+                "not writing {}: the head did not beat the product",
+                path.display()
+            );
+        }
+    }
+    if let Some(out) = &args.json {
+        let report = json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "voice_calibration": v_cal, "face_calibration": f_cal, "fusion": fusion,
+            "table": table, "head_config": head_cfg,
+            "learned_head": {"mean_gain": gain, "worst_drop": worst_drop, "better": head_wins},
+        });
+        std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
+        eprintln!("wrote {}", out.display());
     }
     Ok(())
 }

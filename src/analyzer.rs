@@ -69,7 +69,7 @@ pub struct FusedAnalysis {
     pub emotion: EmotionPrediction,
     /// The modalities that answered.
     pub modalities: Vec<Modality>,
-    /// How they were combined (`product_of_experts`).
+    /// How they were combined (`product_of_experts` or `learned_head`).
     pub method: String,
 }
 
@@ -316,7 +316,10 @@ impl Analyzer {
                 None,
             )?,
             modalities,
-            method: "product_of_experts".into(),
+            method: self
+                .fusion
+                .method(self.face.emotions(), self.voice.emotions())
+                .into(),
         }))
     }
 }

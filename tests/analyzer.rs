@@ -168,7 +168,10 @@ fn abstention_marks_answers_below_the_threshold_and_evaluate_counts_them() {
     let strict = Analyzer::new().unwrap().with_abstention(t).unwrap();
     let s = strict.analyze_file(&clip, Mode::Auto).unwrap();
     let sf = s.fused.as_ref().unwrap();
-    assert!(!sf.gender.uncertain && sf.emotion.uncertain);
+    assert!(
+        !sf.gender.uncertain && sf.emotion.uncertain,
+        "thresholds {t:?}, first answer {fused:?}, second {sf:?}"
+    );
     // The label and the distribution stay: abstaining only marks the answer.
     assert_eq!(
         (sf.gender.label, sf.emotion.label),
@@ -217,8 +220,12 @@ fn abstention_marks_answers_below_the_threshold_and_evaluate_counts_them() {
         emotion: 0.999,
     };
     let r = score_manifest(ManifestBranch::Fused(&never), &rows, None, t).unwrap();
-    assert_eq!(r.gender.abstention.abstained, 0);
-    assert_eq!(r.emotion.abstention.abstained, r.emotion.n);
+    assert_eq!(r.gender.abstention.abstained, 0, "{:?}", r.gender);
+    assert_eq!(
+        r.emotion.abstention.abstained, r.emotion.n,
+        "{:?}",
+        r.emotion
+    );
     assert_eq!(r.emotion.abstention.coverage, Some(0.0));
     assert_eq!(r.emotion.abstention.answered_accuracy, None);
     assert_eq!(r.emotion.abstention.threshold, 0.999);
@@ -289,4 +296,38 @@ fn a_models_folder_brings_its_own_fusion_file() {
         facevox::model::FusionModelFile::read(&models.join("fusion.json")).unwrap();
     assert_eq!(Analyzer::new().unwrap().fusion(), &shipped);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fusion_file_with_a_head_fuses_with_it() {
+    use facevox::model::{FusionModelFile, LinearFusionHead};
+    let clip = example_clip();
+    let plain = Analyzer::new()
+        .unwrap()
+        .with_fusion(FusionModelFile::default());
+    let p = plain.analyze_file(&clip, Mode::Auto).unwrap();
+    // A head at its starting point is the product of experts: same answer, other method.
+    let head =
+        LinearFusionHead::product_of_experts(plain.face().emotions(), plain.voice().emotions());
+    let with_head = Analyzer::new().unwrap().with_fusion(FusionModelFile {
+        head: Some(head),
+        ..FusionModelFile::default()
+    });
+    let h = with_head.analyze_file(&clip, Mode::Auto).unwrap();
+    let (pf, hf) = (p.fused.unwrap(), h.fused.unwrap());
+    assert_eq!(
+        (pf.method.as_str(), hf.method.as_str()),
+        ("product_of_experts", "learned_head")
+    );
+    assert_eq!(pf.emotion.label, hf.emotion.label);
+    assert!((pf.gender.p_female - hf.gender.p_female).abs() < 1e-5);
+    for ((e1, a), (e2, b)) in pf
+        .emotion
+        .probabilities
+        .iter()
+        .zip(&hf.emotion.probabilities)
+    {
+        assert_eq!(e1, e2);
+        assert!((a - b).abs() < 1e-5, "{e1}: {a} vs {b}");
+    }
 }

@@ -125,6 +125,187 @@ impl ProductOfExperts {
     }
 }
 
+/// A learned late-fusion head: multinomial logistic regression from both branches'
+/// log-probabilities and a presence mask to perceived gender and emotion over the union of
+/// the branches' labels. Its features, per branch (face first, then voice): `ln p` of each
+/// of the branch's emotions (floored at 1e-6), `ln p` of (male, female), and 1 when the
+/// branch is present; an absent branch contributes zeros. They fill one of three blocks, by
+/// which branches are present (both, face only, voice only), so each pattern has weights of
+/// its own: what the head learns about pairs never changes a lone branch's answer (whose
+/// block stays the product of one expert, the branch itself, unless trained with modality
+/// dropout). Trained on out-of-fold branch
+/// outputs with modality dropout (`training::fusion`), initialised at the product of experts
+/// (weight 1 on each class's own log-probabilities), so it starts from the baseline it has to
+/// beat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearFusionHead {
+    /// The face branch's emotions, in its head order.
+    pub face_emotions: Vec<Emotion>,
+    /// The voice branch's emotions.
+    pub voice_emotions: Vec<Emotion>,
+    /// The fused emotions (the voice's, then the face's others).
+    pub emotions: Vec<Emotion>,
+    /// Emotion weights, `[fused emotion][feature]`.
+    pub emotion_weights: Vec<Vec<f32>>,
+    /// Emotion biases.
+    pub emotion_bias: Vec<f32>,
+    /// Gender weights, `[male, female][feature]`.
+    pub gender_weights: Vec<Vec<f32>>,
+    /// Gender biases.
+    pub gender_bias: Vec<f32>,
+}
+
+impl LinearFusionHead {
+    /// The number of features for these label sets.
+    pub fn n_features(face_emotions: usize, voice_emotions: usize) -> usize {
+        3 * Self::block(face_emotions, voice_emotions)
+    }
+
+    /// The features of one presence pattern.
+    fn block(face_emotions: usize, voice_emotions: usize) -> usize {
+        face_emotions + 3 + voice_emotions + 3
+    }
+
+    /// The union of the two label sets, the voice's first.
+    pub fn union(face_emotions: &[Emotion], voice_emotions: &[Emotion]) -> Vec<Emotion> {
+        let mut u = voice_emotions.to_vec();
+        for e in face_emotions {
+            if !u.contains(e) {
+                u.push(*e);
+            }
+        }
+        u
+    }
+
+    /// The head that computes the product of experts at temperature 1 (its initialisation).
+    pub fn product_of_experts(face_emotions: &[Emotion], voice_emotions: &[Emotion]) -> Self {
+        let nf = face_emotions.len();
+        let n = Self::block(nf, voice_emotions.len());
+        let emotions = Self::union(face_emotions, voice_emotions);
+        let n_out = emotions.len();
+        let mut emotion_weights = vec![vec![0f32; n]; n_out];
+        for (k, e) in emotions.iter().enumerate() {
+            // A class a present branch does not know takes its uniform share (the presence
+            // feature carries it, so an absent branch adds nothing).
+            match face_emotions.iter().position(|x| x == e) {
+                Some(i) => emotion_weights[k][i] = 1.0,
+                None => emotion_weights[k][nf + 2] = (1.0 / nf as f32).ln(),
+            }
+            match voice_emotions.iter().position(|x| x == e) {
+                Some(i) => emotion_weights[k][nf + 3 + i] = 1.0,
+                None => emotion_weights[k][n - 1] = (1.0 / voice_emotions.len() as f32).ln(),
+            }
+        }
+        let mut gender_weights = vec![vec![0f32; n]; 2];
+        for (g, row) in gender_weights.iter_mut().enumerate() {
+            row[nf + g] = 1.0;
+            row[n - 3 + g] = 1.0;
+        }
+        // The same product in each presence pattern's block.
+        let tile = |w: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+            w.into_iter().map(|row| row.repeat(3)).collect()
+        };
+        let (emotion_weights, gender_weights) = (tile(emotion_weights), tile(gender_weights));
+        Self {
+            face_emotions: face_emotions.to_vec(),
+            voice_emotions: voice_emotions.to_vec(),
+            emotions,
+            emotion_weights,
+            emotion_bias: vec![0.0; n_out],
+            gender_weights,
+            gender_bias: vec![0.0; 2],
+        }
+    }
+
+    /// The features of one input (see the type's documentation).
+    pub fn features(&self, face: Option<BranchProbs>, voice: Option<BranchProbs>) -> Vec<f32> {
+        let block = Self::block(self.face_emotions.len(), self.voice_emotions.len());
+        let pattern = match (face.is_some(), voice.is_some()) {
+            (true, true) => 0,
+            (true, false) => 1,
+            _ => 2,
+        };
+        let mut x = vec![0f32; block * pattern];
+        for (b, own) in [(face, &self.face_emotions), (voice, &self.voice_emotions)] {
+            match b {
+                Some(b) => {
+                    for e in own.iter() {
+                        let p = b
+                            .emotions
+                            .iter()
+                            .position(|x| x == e)
+                            .map_or(1.0 / own.len() as f32, |i| b.emotion[i]);
+                        x.push(p.max(1e-6).ln());
+                    }
+                    x.push(b.gender[0].max(1e-6).ln());
+                    x.push(b.gender[1].max(1e-6).ln());
+                    x.push(1.0);
+                }
+                None => x.extend(std::iter::repeat_n(0.0, own.len() + 3)),
+            }
+        }
+        x.resize(3 * block, 0.0);
+        x
+    }
+
+    /// The fused distributions from features `x`.
+    pub fn apply(&self, x: &[f32]) -> FusedProbs {
+        let logits = |w: &[Vec<f32>], b: &[f32]| -> Vec<f64> {
+            w.iter()
+                .zip(b)
+                .map(|(row, &b)| {
+                    b as f64 + row.iter().zip(x).map(|(a, b)| (a * b) as f64).sum::<f64>()
+                })
+                .collect()
+        };
+        let g = normalise(&logits(&self.gender_weights, &self.gender_bias));
+        FusedProbs {
+            gender: [g[0], g[1]],
+            emotions: self.emotions.clone(),
+            emotion: normalise(&logits(&self.emotion_weights, &self.emotion_bias)),
+        }
+    }
+
+    /// Fuses whichever branches are present (`None` when neither is).
+    pub fn fuse(
+        &self,
+        face: Option<BranchProbs>,
+        voice: Option<BranchProbs>,
+    ) -> Option<FusedProbs> {
+        if face.is_none() && voice.is_none() {
+            return None;
+        }
+        Some(self.apply(&self.features(face, voice)))
+    }
+
+    /// Checks the shapes agree with the label sets and every number is finite.
+    pub fn check(&self) -> Result<()> {
+        let n = Self::n_features(self.face_emotions.len(), self.voice_emotions.len());
+        let rows_ok = |w: &[Vec<f32>], b: &[f32], k: usize| {
+            w.len() == k && b.len() == k && w.iter().all(|r| r.len() == n)
+        };
+        if self.emotions != Self::union(&self.face_emotions, &self.voice_emotions)
+            || !rows_ok(
+                &self.emotion_weights,
+                &self.emotion_bias,
+                self.emotions.len(),
+            )
+            || !rows_ok(&self.gender_weights, &self.gender_bias, 2)
+        {
+            return Err(Error::InvalidModelFile(
+                "the fusion head's weights do not fit its label sets".into(),
+            ));
+        }
+        let finite = |w: &[Vec<f32>], b: &[f32]| w.iter().flatten().chain(b).all(|v| v.is_finite());
+        if !finite(&self.emotion_weights, &self.emotion_bias)
+            || !finite(&self.gender_weights, &self.gender_bias)
+        {
+            return Err(Error::NonFinite);
+        }
+        Ok(())
+    }
+}
+
 /// Confidence thresholds below which an answer is reported as uncertain rather than as a
 /// label (0: always answer). Applied to the fused answer and to each branch's own.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -168,6 +349,10 @@ pub struct FusionModelFile {
     /// branch's own calibration).
     #[serde(default)]
     pub product_of_experts: ProductOfExperts,
+    /// The learned head, when it measured better than the product of experts (used instead
+    /// of it when the branches' label sets match the head's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<LinearFusionHead>,
     /// Temperature scaling of the fused distributions.
     #[serde(default, skip_serializing_if = "Calibration::is_none")]
     pub calibration: Calibration,
@@ -184,6 +369,7 @@ impl Default for FusionModelFile {
         Self {
             format: FUSION_FORMAT,
             product_of_experts: ProductOfExperts::default(),
+            head: None,
             calibration: Calibration::NONE,
             abstain: Abstention::NEVER,
             provenance: serde_json::Value::Null,
@@ -243,7 +429,21 @@ impl FusionModelFile {
             ))
         })?;
         self.calibration.validate()?;
+        if let Some(h) = &self.head {
+            h.check()?;
+        }
         self.abstain.validate()
+    }
+
+    /// How [`fuse`](Self::fuse) combines branches with these label sets: `learned_head` when
+    /// the file has a head trained on them, else `product_of_experts`.
+    pub fn method(&self, face_emotions: &[Emotion], voice_emotions: &[Emotion]) -> &'static str {
+        match &self.head {
+            Some(h) if h.face_emotions == face_emotions && h.voice_emotions == voice_emotions => {
+                "learned_head"
+            }
+            _ => "product_of_experts",
+        }
     }
 
     /// Writes the file as pretty JSON to `path`.
@@ -262,7 +462,14 @@ impl FusionModelFile {
         face: Option<BranchProbs>,
         voice: Option<BranchProbs>,
     ) -> Option<FusedProbs> {
-        let mut f = self.product_of_experts.fuse(face, voice)?;
+        let head = self.head.as_ref().filter(|h| {
+            face.is_none_or(|f| f.emotions == h.face_emotions.as_slice())
+                && voice.is_none_or(|v| v.emotions == h.voice_emotions.as_slice())
+        });
+        let mut f = match head {
+            Some(h) => h.fuse(face, voice)?,
+            None => self.product_of_experts.fuse(face, voice)?,
+        };
         super::spec::apply_temperature(&mut f.gender, self.calibration.gender);
         super::spec::apply_temperature(&mut f.emotion, self.calibration.emotion);
         Some(f)
@@ -348,6 +555,54 @@ mod tests {
             .fuse(Some(unsure), Some(confident))
             .unwrap();
         assert!(d.gender[1] > 0.9);
+    }
+
+    #[test]
+    fn the_initial_head_is_the_product_of_experts() {
+        let ve = probs(&RAVDESS_EMOTIONS, Emotion::Calm, 0.4);
+        let fe = probs(&FACE_EMOTIONS, Emotion::Contempt, 0.3);
+        let voice = BranchProbs {
+            gender: [0.3, 0.7],
+            emotions: &RAVDESS_EMOTIONS,
+            emotion: &ve,
+        };
+        let face = BranchProbs {
+            gender: [0.6, 0.4],
+            emotions: &FACE_EMOTIONS,
+            emotion: &fe,
+        };
+        let head = LinearFusionHead::product_of_experts(&FACE_EMOTIONS, &RAVDESS_EMOTIONS);
+        head.check().unwrap();
+        let poe = ProductOfExperts::default();
+        for (f, v) in [
+            (Some(face), Some(voice)),
+            (None, Some(voice)),
+            (Some(face), None),
+        ] {
+            let a = head.fuse(f, v).unwrap();
+            let b = poe.fuse(f, v).unwrap();
+            // The head always answers over the union, the product over the present branches'
+            // classes: compare within those.
+            let idx: Vec<usize> = b
+                .emotions
+                .iter()
+                .map(|e| a.emotions.iter().position(|x| x == e).unwrap())
+                .collect();
+            let z: f32 = idx.iter().map(|&k| a.emotion[k]).sum();
+            for (&k, p) in idx.iter().zip(&b.emotion) {
+                assert!(
+                    (a.emotion[k] / z - p).abs() < 1e-5,
+                    "{}: {} vs {p}",
+                    a.emotions[k],
+                    a.emotion[k] / z
+                );
+            }
+            assert!((a.gender[1] - b.gender[1]).abs() < 1e-5);
+        }
+        assert!(head.fuse(None, None).is_none());
+        let mut bad = head.clone();
+        bad.gender_bias.push(0.0);
+        assert!(bad.check().is_err());
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub mod spec;
 pub mod voice;
 
 pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};
-pub use fusion::{Abstention, FusedProbs, FusionModelFile, ProductOfExperts, FUSION_FORMAT};
+pub use fusion::{
+    Abstention, FusedProbs, FusionModelFile, LinearFusionHead, ProductOfExperts, FUSION_FORMAT,
+};
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
 pub use spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};

@@ -27,6 +27,7 @@ pub mod crossval;
 pub mod engine;
 pub mod face;
 pub mod face_protocol;
+pub mod fusion;
 pub mod loss;
 pub mod optim;
 pub mod schedule;
@@ -46,6 +47,7 @@ pub use face::{
 pub use face_protocol::{
     accuracy_by_group, face_splits, group_gap, prediction_rows, FaceSplitConfig, FaceSplits,
 };
+pub use fusion::{train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig};
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, Optimizer, OptimizerConfig, SgdMomentum};
 pub use schedule::LrSchedule;
