@@ -107,6 +107,13 @@ fn run(
     }
     if let Some(r) = &a.voice {
         println!("  voice branch ({:.2} s of speech):", r.speech_seconds);
+        if r.unfamiliar {
+            println!(
+                "    note: this recording is unlike those the voice model learned emotion from \
+                 (unfamiliarity {:.2}); its emotion in particular is less reliable than stated",
+                r.unfamiliarity.unwrap_or_default()
+            );
+        }
         print_predictions(&r.gender, &r.emotion);
     }
     if let Some(why) = &a.voice_skipped {

@@ -125,6 +125,15 @@ pub struct VoiceAnalysis {
     pub speech_seconds: f32,
     /// The voice embedding (input to the fusion head).
     pub embedding: Vec<f32>,
+    /// How far the embedding lies from the recordings the model's embedding network was
+    /// trained on (see [`FamiliarityReference`](crate::model::FamiliarityReference); `None`
+    /// when the model file has no reference).
+    #[serde(default)]
+    pub unfamiliarity: Option<f32>,
+    /// The recording is unlike those (the score is above the reference's threshold): the
+    /// emotion in particular rests on less evidence than its confidence suggests.
+    #[serde(default)]
+    pub unfamiliar: bool,
 }
 
 /// The voice branch, ready to run: model, features and decoder settings.
@@ -199,6 +208,11 @@ impl VoiceAnalyzer {
         let clip = clip.resampled(self.file.mel.sample_rate)?;
         let mel = self.extractor.compute(&clip)?;
         let pred = self.predictor.predict(&[&mel])?.remove(0);
+        let unfamiliarity = self
+            .file
+            .familiarity
+            .as_ref()
+            .and_then(|f| f.score(&pred.embedding));
         let probabilities = self
             .file
             .emotions
@@ -211,6 +225,10 @@ impl VoiceAnalyzer {
             emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
             speech_seconds: mel.n_frames as f32 * self.file.mel.hop_length as f32
                 / self.file.mel.sample_rate as f32,
+            unfamiliarity,
+            unfamiliar: unfamiliarity
+                .zip(self.file.familiarity.as_ref())
+                .is_some_and(|(s, f)| s > f.threshold),
             embedding: pred.embedding,
         })
     }

@@ -331,3 +331,23 @@ fn a_fusion_file_with_a_head_fuses_with_it() {
         assert!((a - b).abs() < 1e-5, "{e1}: {a} vs {b}");
     }
 }
+
+#[test]
+fn the_voice_flags_a_recording_unlike_its_training_speech() {
+    let a = Analyzer::new().unwrap();
+    let v = a.voice();
+    assert!(
+        v.model().familiarity.is_some(),
+        "the shipped voice model has a reference"
+    );
+    let clip = v.analyze_file(example_clip()).unwrap();
+    assert!(!clip.unfamiliar, "{:?}", clip.unfamiliarity);
+    // A steady 440 Hz tone is no voice at all.
+    let sr = 16_000u32;
+    let tone: Vec<f32> = (0..3 * sr)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin())
+        .collect();
+    let t = v.analyze_clip(&facevox::AudioClip::new(tone, sr)).unwrap();
+    assert!(t.unfamiliar, "{:?}", t.unfamiliarity);
+    assert!(t.unfamiliarity.unwrap() > clip.unfamiliarity.unwrap());
+}

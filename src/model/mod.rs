@@ -31,7 +31,9 @@ pub use fusion::{
 };
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
-pub use spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+pub use spec::{
+    Calibration, FamiliarityReference, Member, MemberRole, TestTimeViews, MODEL_FORMAT,
+};
 pub use voice::{InputNorm, VoiceConfig, VoiceMember, VoiceModelFile, VoiceNet};
 
 use std::path::Path;

@@ -215,6 +215,104 @@ pub fn apply_temperature(p: &mut [f32], t: f32) {
     }
 }
 
+/// How familiar an input is: the distance of its embedding from the embeddings of the
+/// recordings a model was fitted on, as the root-mean-square z-score over the embedding's
+/// dimensions (`sqrt(mean_i ((e_i − mean_i) / scale_i)²)`). Above `threshold` (a high
+/// quantile of the reference recordings' own scores) the input is flagged as unlike them:
+/// the model's answers there rest on less evidence than its confidence suggests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamiliarityReference {
+    /// Per-dimension mean of the reference embeddings.
+    pub mean: Vec<f32>,
+    /// Per-dimension standard deviation (floored at 1e-3).
+    pub scale: Vec<f32>,
+    /// Scores above this are flagged.
+    pub threshold: f32,
+    /// What the reference is (data, quantile, command), free-form.
+    #[serde(default)]
+    pub fitted_on: serde_json::Value,
+}
+
+impl FamiliarityReference {
+    /// The reference of `embeddings` (at least two, all of one length), flagging scores above
+    /// their own `quantile` (in 0.5..=1).
+    pub fn fit(embeddings: &[Vec<f32>], quantile: f64) -> Result<Self> {
+        let d = embeddings.first().map_or(0, Vec::len);
+        if embeddings.len() < 2 || d == 0 || embeddings.iter().any(|e| e.len() != d) {
+            return Err(Error::InvalidConfig(
+                "a familiarity reference needs two or more embeddings of one length".into(),
+            ));
+        }
+        if !(0.5..=1.0).contains(&quantile) {
+            return Err(Error::InvalidConfig(format!(
+                "quantile {quantile} is outside 0.5..=1"
+            )));
+        }
+        if embeddings.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        let n = embeddings.len() as f64;
+        let mean: Vec<f64> = (0..d)
+            .map(|i| embeddings.iter().map(|e| e[i] as f64).sum::<f64>() / n)
+            .collect();
+        let scale: Vec<f32> = (0..d)
+            .map(|i| {
+                let var = embeddings
+                    .iter()
+                    .map(|e| (e[i] as f64 - mean[i]).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0);
+                (var.sqrt() as f32).max(1e-3)
+            })
+            .collect();
+        let mut r = Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            scale,
+            threshold: f32::INFINITY,
+            fitted_on: serde_json::Value::Null,
+        };
+        let mut scores: Vec<f32> = embeddings
+            .iter()
+            .map(|e| r.score(e).expect("same length"))
+            .collect();
+        scores.sort_by(f32::total_cmp);
+        let k = ((quantile * (scores.len() - 1) as f64).round() as usize).min(scores.len() - 1);
+        r.threshold = scores[k];
+        Ok(r)
+    }
+
+    /// The score of `embedding` (`None` when its length differs from the reference's).
+    pub fn score(&self, embedding: &[f32]) -> Option<f32> {
+        if embedding.len() != self.mean.len() {
+            return None;
+        }
+        let ss: f64 = embedding
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .map(|((e, m), s)| (((e - m) / s) as f64).powi(2))
+            .sum();
+        Some((ss / embedding.len() as f64).sqrt() as f32)
+    }
+
+    /// Checks the reference fits embeddings of length `dim` and every number is finite.
+    pub fn check(&self, dim: usize) -> Result<()> {
+        if self.mean.len() != dim || self.scale.len() != dim {
+            return Err(Error::InvalidModelFile(format!(
+                "the familiarity reference has {} dimensions, the embedding {dim}",
+                self.mean.len()
+            )));
+        }
+        let all = self.mean.iter().chain(&self.scale).chain([&self.threshold]);
+        if all.clone().any(|v| !v.is_finite()) || self.scale.iter().any(|&s| s <= 0.0) {
+            return Err(Error::InvalidModelFile(
+                "the familiarity reference has a non-finite or non-positive value".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Checks what every model file shares: the format version this build writes, at least one
 /// member, the first giving emotion (and the embedding), at least one giving perceived gender,
 /// no weight prefix used twice.
@@ -277,5 +375,40 @@ pub(crate) fn format_of(json: &serde_json::Value, what: &str) -> Result<u32> {
             found: other,
             supported: MODEL_FORMAT,
         }),
+    }
+}
+
+#[cfg(test)]
+mod familiarity_tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_flags_what_is_far_from_its_embeddings() {
+        // 200 embeddings around (1, -1, 0) with unit-ish spread.
+        let emb: Vec<Vec<f32>> = (0..200)
+            .map(|i| {
+                let t = i as f32 * 0.37;
+                vec![1.0 + t.sin(), -1.0 + (1.3 * t).cos(), (0.7 * t).sin() * 0.5]
+            })
+            .collect();
+        let r = FamiliarityReference::fit(&emb, 0.99).unwrap();
+        r.check(3).unwrap();
+        let flagged = emb
+            .iter()
+            .filter(|e| r.score(e).unwrap() > r.threshold)
+            .count();
+        assert!(
+            flagged <= 2,
+            "{flagged} of 200 reference embeddings flagged"
+        );
+        assert!(r.score(&[1.0, -1.0, 0.0]).unwrap() < r.threshold);
+        assert!(r.score(&[10.0, 5.0, -4.0]).unwrap() > r.threshold);
+        assert!(r.score(&[1.0, 2.0]).is_none());
+        assert!(r.check(4).is_err());
+        assert!(FamiliarityReference::fit(&emb[..1], 0.99).is_err());
+        assert!(FamiliarityReference::fit(&emb, 0.2).is_err());
+        let mut nan = emb.clone();
+        nan[3][1] = f32::NAN;
+        assert!(FamiliarityReference::fit(&nan, 0.99).is_err());
     }
 }

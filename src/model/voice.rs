@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::{stats_pool, ConvBlock1d};
 use super::head::{BranchOutput, TwoHeads};
-use super::spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+use super::spec::{
+    Calibration, FamiliarityReference, Member, MemberRole, TestTimeViews, MODEL_FORMAT,
+};
 use crate::audio::MelConfig;
 use crate::labels::{Emotion, RAVDESS_EMOTIONS};
 use crate::{Error, Result};
@@ -230,6 +232,10 @@ pub struct VoiceModelFile {
     /// Temperature scaling of the averaged probabilities (none when absent).
     #[serde(default, skip_serializing_if = "Calibration::is_none")]
     pub calibration: Calibration,
+    /// How unlike the recordings the embedding network was trained on an input is (none
+    /// when absent: the analyser then reports no familiarity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub familiarity: Option<FamiliarityReference>,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -247,6 +253,7 @@ impl VoiceModelFile {
             members: Member::ensemble(members),
             tta: TestTimeViews::none(),
             calibration: Calibration::NONE,
+            familiarity: None,
             provenance: serde_json::Value::Null,
         }
     }
@@ -282,6 +289,9 @@ impl VoiceModelFile {
         }
         self.tta.validate_for_voices()?;
         self.calibration.validate()?;
+        if let Some(f) = &self.familiarity {
+            f.check(self.model.embedding)?;
+        }
         self.model.validate()
     }
 
