@@ -42,15 +42,27 @@ fn every_mode_on_the_example_clip() {
     let auto = a.analyze_file(&clip, Mode::Auto).unwrap();
     let fused = auto.fused.as_ref().expect("both modalities answer");
     assert_eq!(fused.modalities, vec![Modality::Face, Modality::Voice]);
-    assert_eq!(fused.method, "product_of_experts");
+    // The shipped fusion file says how: the learned head when it has one, else the product.
+    assert_eq!(
+        fused.method,
+        a.fusion().method(a.face().emotions(), a.voice().emotions())
+    );
     let (face, voice) = (auto.face.as_ref().unwrap(), auto.voice.as_ref().unwrap());
     // Nine emotions: the voice's eight and the face's contempt; a distribution.
     assert_eq!(fused.emotion.probabilities.len(), 9);
     let total: f32 = fused.emotion.probabilities.iter().map(|p| p.1).sum();
     assert!((total - 1.0).abs() < 1e-4);
-    // Both branches hear and see actor 01 as male, so the product is at least as sure.
+    // Both branches hear and see actor 01 as male, and so does the fusion; the product of
+    // two agreeing experts is at least as sure as either.
     assert_eq!(fused.gender.label, facevox::Gender::Male);
-    assert!(fused.gender.confidence >= face.gender.confidence.max(voice.gender.confidence));
+    let product = Analyzer::new()
+        .unwrap()
+        .with_fusion(facevox::model::FusionModelFile::default())
+        .analyze_file(&clip, Mode::Auto)
+        .unwrap()
+        .fused
+        .unwrap();
+    assert!(product.gender.confidence >= face.gender.confidence.max(voice.gender.confidence));
     // The per-branch modes answer with their branch alone, exactly as the branch does.
     let f = a.analyze_file(&clip, Mode::Face).unwrap();
     assert!(f.fused.is_none() && f.voice.is_none());
