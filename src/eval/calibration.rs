@@ -123,6 +123,29 @@ impl Reliability {
     }
 }
 
+/// The expected calibration error of answers given as (confidence, right) pairs, in `bins`
+/// equal-width confidence bins (`None` when there are none).
+pub fn ece_of(confidence: &[f32], right: &[bool], bins: usize) -> Option<f64> {
+    if confidence.is_empty() || confidence.len() != right.len() || bins == 0 {
+        return None;
+    }
+    let mut n = vec![0usize; bins];
+    let mut conf = vec![0f64; bins];
+    let mut hits = vec![0usize; bins];
+    for (&c, &r) in confidence.iter().zip(right) {
+        let b = ((c as f64 * bins as f64) as usize).min(bins - 1);
+        n[b] += 1;
+        conf[b] += c as f64;
+        hits[b] += usize::from(r);
+    }
+    let total = confidence.len() as f64;
+    Some(
+        (0..bins)
+            .map(|b| (hits[b] as f64 - conf[b]).abs() / total)
+            .sum(),
+    )
+}
+
 /// `probs` each scaled by temperature `t` (see [`apply_temperature`]).
 pub fn scaled<P: AsRef<[f32]>>(probs: &[P], t: f32) -> Vec<Vec<f32>> {
     probs
@@ -299,6 +322,11 @@ mod tests {
         let sure: Vec<Vec<f32>> = (0..10).map(|_| vec![0.99, 0.01]).collect();
         let r = Reliability::new(&sure, &labels, ECE_BINS).unwrap();
         assert!((r.ece - 0.19).abs() < 1e-6, "{}", r.ece);
+        // The same from (confidence, right) pairs.
+        let right: Vec<bool> = labels.iter().map(|&l| l == 0).collect();
+        let e = ece_of(&[0.99; 10], &right, ECE_BINS).unwrap();
+        assert!((e - 0.19).abs() < 1e-6, "{e}");
+        assert!(ece_of(&[], &[], ECE_BINS).is_none());
     }
 
     #[test]

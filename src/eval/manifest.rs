@@ -140,6 +140,9 @@ struct Tally {
     /// Whether each gender / emotion row's confidence reached the threshold.
     g_sure: Vec<bool>,
     e_sure: Vec<bool>,
+    /// Each row's stated confidence.
+    g_conf: Vec<f32>,
+    e_conf: Vec<f32>,
     gt: Vec<usize>,
     gp: Vec<usize>,
     et: Vec<usize>,
@@ -154,6 +157,8 @@ impl Tally {
             abstain,
             g_sure: Vec::new(),
             e_sure: Vec::new(),
+            g_conf: Vec::new(),
+            e_conf: Vec::new(),
             gt: Vec::new(),
             gp: Vec::new(),
             et: Vec::new(),
@@ -168,6 +173,7 @@ impl Tally {
             self.gt.push(g as usize);
             self.gp.push(gender.label as usize);
             self.g_sure.push(gender.confidence >= self.abstain.gender);
+            self.g_conf.push(gender.confidence);
         }
         let Some(e) = row.emotion else { return };
         let Some(k) = self.allowed.iter().position(|&a| a == e) else {
@@ -191,6 +197,7 @@ impl Tally {
         let total: f32 = self.allowed.iter().map(|&a| emotion.probability(a)).sum();
         let p = emotion.probability(self.allowed[best]) / total.max(f32::MIN_POSITIVE);
         self.e_sure.push(p >= self.abstain.emotion);
+        self.e_conf.push(p);
     }
 
     fn finish(self) -> Result<BranchScores> {
@@ -201,11 +208,13 @@ impl Tally {
             self.abstain.gender,
             &right(&self.gt, &self.gp),
             &self.g_sure,
+            &self.g_conf,
         );
         let e_abstain = AbstentionScores::new(
             self.abstain.emotion,
             &right(&self.et, &self.ep),
             &self.e_sure,
+            &self.e_conf,
         );
         let names: Vec<String> = self.allowed.iter().map(|e| e.to_string()).collect();
         let gender_report = (!self.gt.is_empty())
@@ -285,7 +294,8 @@ pub struct GenderSection {
     pub abstention: AbstentionScores,
 }
 
-/// What abstaining below a confidence threshold costs and gives: coverage against accuracy.
+/// What abstaining below a confidence threshold costs and gives (coverage against accuracy),
+/// and how well the stated confidences match the accuracy (ECE).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbstentionScores {
     /// The confidence threshold (0: never abstain).
@@ -296,10 +306,12 @@ pub struct AbstentionScores {
     pub coverage: Option<f64>,
     /// Accuracy over the rows that got a label.
     pub answered_accuracy: Option<f64>,
+    /// Expected calibration error of the stated confidences over all scored rows (15 bins).
+    pub ece: Option<f64>,
 }
 
 impl AbstentionScores {
-    fn new(threshold: f32, right: &[bool], confident: &[bool]) -> Self {
+    fn new(threshold: f32, right: &[bool], confident: &[bool], confidence: &[f32]) -> Self {
         let answered = confident.iter().filter(|&&c| c).count();
         let hits = right
             .iter()
@@ -311,6 +323,7 @@ impl AbstentionScores {
             abstained: confident.len() - answered,
             coverage: (!confident.is_empty()).then(|| answered as f64 / confident.len() as f64),
             answered_accuracy: (answered > 0).then(|| hits as f64 / answered as f64),
+            ece: super::calibration::ece_of(confidence, right, super::calibration::ECE_BINS),
         }
     }
 }
