@@ -122,13 +122,19 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's column buffer resized to `len` (contents unspecified).
+///
+/// The buffer can already be in use on this thread: a GEMM run on rayon's pool waits by
+/// running other queued jobs, which may be another convolution (from another analysis
+/// sharing the pool) reaching here again. That nested call gets a buffer of its own.
 fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLS.with(|c| {
-        let mut buf = c.borrow_mut();
-        if buf.len() < len {
-            buf.resize(len, 0.0);
+    COLS.with(|c| match c.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
         }
-        f(&mut buf[..len])
+        Err(_) => f(&mut vec![0.0; len]),
     })
 }
 
@@ -545,6 +551,20 @@ pub(crate) mod tests {
     use super::*;
     use crate::rng::SeededRng;
     use candle_core::{Device, Var};
+
+    #[test]
+    fn a_nested_column_buffer_request_gets_its_own_buffer() {
+        // What rayon's work stealing can do inside a GEMM: reach with_cols again.
+        let out = with_cols(4, |outer| {
+            outer.copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
+            let inner = with_cols(3, |inner| {
+                inner.copy_from_slice(&[9.0, 9.0, 9.0]);
+                inner.iter().sum::<f32>()
+            });
+            (outer.iter().sum::<f32>(), inner)
+        });
+        assert_eq!(out, (10.0, 27.0));
+    }
 
     /// A CPU `f32` tensor of seeded standard normals (shared with the pooling tests).
     pub(crate) fn randn(dims: &[usize], rng: &mut SeededRng) -> Tensor {
