@@ -32,6 +32,7 @@ use clap::Parser;
 use facevox::model::fusion::{BranchProbs, FusionModelFile};
 use facevox::model::spec::apply_temperature;
 use facevox::model::{Calibration, Prediction};
+use facevox::training::eval::{cross_fitted, fit_temperature, Reliability, ECE_BINS};
 use facevox::training::{
     train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig, VoiceCrossValidation,
 };
@@ -311,8 +312,10 @@ fn run(args: Args) -> Res<()> {
     let train_head = |keep: &dyn Fn(&Pair) -> bool| -> facevox::Result<FusionModelFile> {
         let ex: Vec<FusionExample> = pairs.iter().filter(|p| keep(p)).map(example).collect();
         let head = train_fusion_head(&ex, &face_emotions, &voice_emotions, &head_cfg)?;
+        // The head's own output, unscaled: its temperature is fitted below.
         Ok(FusionModelFile {
             head: Some(head),
+            calibration: Calibration::NONE,
             ..fusion.clone()
         })
     };
@@ -337,6 +340,10 @@ fn run(args: Args) -> Res<()> {
     };
     // Columns: voice, face, product of experts, learned head (trained on the other folds).
     let mut tallies: BTreeMap<(String, &str), Tally> = BTreeMap::new();
+    // Out-of-fold fused distributions with their labels and folds, per task:
+    // (product, learned head) probabilities, true class, fold.
+    let mut oof_g: Vec<(Vec<f32>, Vec<f32>, usize, usize)> = Vec::new();
+    let mut oof_e: Vec<(Vec<f32>, Vec<f32>, usize, usize)> = Vec::new();
     for k in 0..n_folds {
         let learned = train_head(&|p: &Pair| p.fold != k)?;
         for p in pairs.iter().filter(|p| p.fold == k) {
@@ -344,6 +351,7 @@ fn run(args: Args) -> Res<()> {
             let (poe, head) = (fuse(&baseline, f, v), fuse(&learned, f, v));
             if let Some(g) = p.gender {
                 let t = g as usize;
+                oof_g.push((poe.gender.to_vec(), head.gender.to_vec(), t, k));
                 tallies
                     .entry((p.set.to_string(), "gender"))
                     .or_default()
@@ -358,6 +366,10 @@ fn run(args: Args) -> Res<()> {
                     );
             }
             if let Some(e) = p.emotion {
+                if let Some(l) = head.emotions.iter().position(|x| *x == e) {
+                    // The product answers over the same union when both branches are present.
+                    oof_e.push((poe.emotion.clone(), head.emotion.clone(), l, k));
+                }
                 let hit = |fp: &facevox::model::FusedProbs| fp.emotions[argmax(&fp.emotion)] == e;
                 let (v_ok, f_ok) = (
                     voice_emotions[argmax(&p.voice.emotion)] == e,
@@ -440,9 +452,42 @@ fn run(args: Args) -> Res<()> {
             "the product stays"
         }
     );
+    // Calibration of the fused output on the out-of-fold pairs (all sets): ECE of the product
+    // and of the head, and the head's temperature (fitted on all, "after" cross-fitted by fold).
+    let mut fused_cal = serde_json::Map::new();
+    let mut head_t = [1f32; 2];
+    for (ti, (task, rows)) in [("gender", &oof_g), ("emotion", &oof_e)].iter().enumerate() {
+        let labels: Vec<usize> = rows.iter().map(|r| r.2).collect();
+        let folds: Vec<usize> = rows.iter().map(|r| r.3).collect();
+        let prod: Vec<Vec<f32>> = rows.iter().map(|r| r.0.clone()).collect();
+        let head: Vec<Vec<f32>> = rows.iter().map(|r| r.1.clone()).collect();
+        let rp = Reliability::new(&prod, &labels, ECE_BINS)?;
+        let rh = Reliability::new(&head, &labels, ECE_BINS)?;
+        let t = fit_temperature(&head, &labels)?;
+        let ra = Reliability::new(&cross_fitted(&head, &labels, &folds)?, &labels, ECE_BINS)?;
+        println!(
+            "fused {task} calibration (n {}): product ECE {:.4}; head ECE {:.4}, NLL {:.4}; head \
+             after T {t:.3} (cross-fitted) ECE {:.4}, NLL {:.4}",
+            rh.n, rp.ece, rh.ece, rh.nll, ra.ece, ra.nll
+        );
+        // Kept only where cross-fitting lowers the likelihood.
+        if ra.nll < rh.nll {
+            head_t[ti] = t;
+        }
+        fused_cal.insert(
+            (*task).into(),
+            json!({"n": rh.n, "product_ece": rp.ece, "product_nll": rp.nll, "head_ece": rh.ece,
+                   "head_nll": rh.nll, "temperature": t, "head_after_ece": ra.ece,
+                   "head_after_nll": ra.nll, "applied": head_t[ti] != 1.0}),
+        );
+    }
     if let Some(path) = &args.write_fusion {
         if head_wins {
             let mut file = train_head(&|_: &Pair| true)?;
+            file.calibration = Calibration {
+                gender: head_t[0],
+                emotion: head_t[1],
+            };
             file.provenance["head"] = json!({
                 "command": std::env::args().collect::<Vec<_>>().join(" "),
                 "pairs": pairs.len(), "config": head_cfg,
@@ -463,6 +508,7 @@ fn run(args: Args) -> Res<()> {
             "voice_calibration": v_cal, "face_calibration": f_cal, "fusion": fusion,
             "table": table, "head_config": head_cfg,
             "learned_head": {"mean_gain": gain, "worst_drop": worst_drop, "better": head_wins},
+            "fused_calibration": fused_cal,
         });
         std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
         eprintln!("wrote {}", out.display());

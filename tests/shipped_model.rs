@@ -24,7 +24,10 @@ fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
     assert!(!file.mel.normalize, "the model normalises its own input");
     // Combined by voice_members: each group of members names the training run that made it.
     let p = &file.provenance;
-    assert!(p["command"].as_str().unwrap().contains("voice_members"), "{p}");
+    assert!(
+        p["command"].as_str().unwrap().contains("voice_members"),
+        "{p}"
+    );
     for group in ["emotion_members", "gender_members"] {
         assert!(
             p[group]["command"].as_str().unwrap().contains("train"),
