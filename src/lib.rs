@@ -31,9 +31,12 @@
 //! ```
 //!
 //! Load an analyzer once and share it: all are `Send + Sync`. A clip with no face found is
-//! answered by the voice (and says so), a silent one by the face. The fusion is today the
-//! training-free product of the branches' probabilities ([`model::ProductOfExperts`]); each
-//! branch also runs on its own ([`FaceAnalyzer`], [`VoiceAnalyzer`]).
+//! answered by the voice (and says so), a silent one by the face. The fusion file
+//! ([`model::FusionModelFile`]) says how the branches' calibrated probabilities are combined
+//! (a learned [`model::LinearFusionHead`] or the training-free [`model::ProductOfExperts`]),
+//! and below which confidence an answer is marked `uncertain`. Each branch also runs on its
+//! own ([`FaceAnalyzer`], [`VoiceAnalyzer`]); [`Analyzer::analyze_files`] runs many inputs on
+//! all cores.
 //!
 //! ## What is where
 //!
