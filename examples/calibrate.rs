@@ -509,22 +509,15 @@ fn run(args: Args) -> Res<()> {
     );
     if args.write {
         voice_file.calibration = voice_cal;
-        write_json(&args.models.join("voice.json"), &voice_file)?;
+        voice_file.save_description(&args.models.join("voice"))?;
         let mut ff = face_file.clone();
         ff.calibration = face_cal;
-        write_json(&args.models.join("face.json"), &ff)?;
+        ff.save_description(&args.models.join("face"))?;
         let mut fusion = fusion;
         fusion.calibration = fused_cal;
         fusion.provenance["calibration"] = json!({"command": command});
         fusion.save(&args.models.join("fusion.json"))?;
         eprintln!("wrote the temperatures into {}", args.models.display());
     }
-    Ok(())
-}
-
-/// Writes a model description back (the weights are untouched), after checking it parses.
-fn write_json<T: serde::Serialize>(path: &std::path::Path, v: &T) -> Res<()> {
-    let text = serde_json::to_string_pretty(v)?;
-    std::fs::write(path, text)?;
     Ok(())
 }

@@ -100,10 +100,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let stem = args.models.join("voice");
         let mut file = VoiceModelFile::read(&stem)?;
         file.familiarity = Some(reference);
-        file.check()?;
-        let json = stem.with_extension("json");
-        std::fs::write(&json, serde_json::to_string_pretty(&file)?)?;
-        eprintln!("wrote the reference into {}", json.display());
+        file.save_description(&stem)?;
+        eprintln!("wrote the reference into {}.json", stem.display());
     }
     Ok(())
 }

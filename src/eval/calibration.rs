@@ -71,6 +71,11 @@ fn check_rows<P: AsRef<[f32]>>(probs: &[P], labels: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The bin of confidence `c` among `bins` equal-width bins of 0..=1.
+fn bin_of(c: f32, bins: usize) -> usize {
+    ((c as f64 * bins as f64) as usize).min(bins - 1)
+}
+
 /// The top class and its probability.
 fn top(p: &[f32]) -> (usize, f32) {
     p.iter().copied().enumerate().fold(
@@ -90,21 +95,21 @@ impl Reliability {
         let mut n = vec![0usize; bins];
         let mut conf = vec![0f64; bins];
         let mut hits = vec![0usize; bins];
+        let (mut tops, mut right) = (Vec::with_capacity(probs.len()), Vec::new());
         let mut nll = 0f64;
         for (p, &l) in probs.iter().zip(labels) {
             let p = p.as_ref();
             let (k, c) = top(p);
-            let b = ((c as f64 * bins as f64) as usize).min(bins - 1);
+            let b = bin_of(c, bins);
             n[b] += 1;
             conf[b] += c as f64;
             hits[b] += usize::from(k == l);
+            tops.push(c);
+            right.push(k == l);
             nll -= (p[l].max(1e-12) as f64).ln();
         }
         let total = probs.len() as f64;
-        let ece = (0..bins)
-            .filter(|&b| n[b] > 0)
-            .map(|b| (hits[b] as f64 - conf[b]).abs() / total)
-            .sum();
+        let ece = ece_of(&tops, &right, bins).expect("rows and bins checked above");
         Ok(Self {
             n: probs.len(),
             accuracy: hits.iter().sum::<usize>() as f64 / total,
@@ -133,7 +138,7 @@ pub fn ece_of(confidence: &[f32], right: &[bool], bins: usize) -> Option<f64> {
     let mut conf = vec![0f64; bins];
     let mut hits = vec![0usize; bins];
     for (&c, &r) in confidence.iter().zip(right) {
-        let b = ((c as f64 * bins as f64) as usize).min(bins - 1);
+        let b = bin_of(c, bins);
         n[b] += 1;
         conf[b] += c as f64;
         hits[b] += usize::from(r);

@@ -137,9 +137,6 @@ impl Scored {
 struct Tally {
     allowed: Vec<Emotion>,
     abstain: Abstention,
-    /// Whether each gender / emotion row's confidence reached the threshold.
-    g_sure: Vec<bool>,
-    e_sure: Vec<bool>,
     /// Each row's stated confidence.
     g_conf: Vec<f32>,
     e_conf: Vec<f32>,
@@ -155,8 +152,6 @@ impl Tally {
         Self {
             allowed,
             abstain,
-            g_sure: Vec::new(),
-            e_sure: Vec::new(),
             g_conf: Vec::new(),
             e_conf: Vec::new(),
             gt: Vec::new(),
@@ -172,7 +167,6 @@ impl Tally {
         if let Some(g) = row.gender {
             self.gt.push(g as usize);
             self.gp.push(gender.label as usize);
-            self.g_sure.push(gender.confidence >= self.abstain.gender);
             self.g_conf.push(gender.confidence);
         }
         let Some(e) = row.emotion else { return };
@@ -196,7 +190,6 @@ impl Tally {
         // The confidence of the answer among the allowed emotions, renormalised over them.
         let total: f32 = self.allowed.iter().map(|&a| emotion.probability(a)).sum();
         let p = emotion.probability(self.allowed[best]) / total.max(f32::MIN_POSITIVE);
-        self.e_sure.push(p >= self.abstain.emotion);
         self.e_conf.push(p);
     }
 
@@ -207,13 +200,11 @@ impl Tally {
         let g_abstain = AbstentionScores::new(
             self.abstain.gender,
             &right(&self.gt, &self.gp),
-            &self.g_sure,
             &self.g_conf,
         );
         let e_abstain = AbstentionScores::new(
             self.abstain.emotion,
             &right(&self.et, &self.ep),
-            &self.e_sure,
             &self.e_conf,
         );
         let names: Vec<String> = self.allowed.iter().map(|e| e.to_string()).collect();
@@ -311,11 +302,12 @@ pub struct AbstentionScores {
 }
 
 impl AbstentionScores {
-    fn new(threshold: f32, right: &[bool], confident: &[bool], confidence: &[f32]) -> Self {
+    fn new(threshold: f32, right: &[bool], confidence: &[f32]) -> Self {
+        let confident: Vec<bool> = confidence.iter().map(|&c| c >= threshold).collect();
         let answered = confident.iter().filter(|&&c| c).count();
         let hits = right
             .iter()
-            .zip(confident)
+            .zip(&confident)
             .filter(|(&r, &c)| r && c)
             .count();
         Self {

@@ -326,6 +326,13 @@ impl FaceModelFile {
         Ok(())
     }
 
+    /// Checks this description and writes it to `<stem>.json`, leaving the weights file as it
+    /// is (for edits that change no weight: calibration, a familiarity reference).
+    pub fn save_description(&self, stem: &Path) -> Result<()> {
+        self.check()?;
+        super::write_description(self, stem)
+    }
+
     /// Reads `<stem>.json`.
     pub fn read(stem: &Path) -> Result<Self> {
         super::read_description(stem, Self::from_json)

@@ -417,17 +417,13 @@ impl FusionModelFile {
     /// Checks the temperatures and thresholds.
     pub fn check(&self) -> Result<()> {
         let p = &self.product_of_experts;
-        Calibration {
-            gender: p.face_temperature,
-            emotion: p.voice_temperature,
+        for (what, t) in [("face", p.face_temperature), ("voice", p.voice_temperature)] {
+            if !(0.05..=20.0).contains(&t) {
+                return Err(Error::InvalidConfig(format!(
+                    "product_of_experts.{what}_temperature {t} is outside 0.05..=20"
+                )));
+            }
         }
-        .validate()
-        .map_err(|_| {
-            Error::InvalidConfig(format!(
-                "product_of_experts temperatures {} and {} must be within 0.05..=20",
-                p.face_temperature, p.voice_temperature
-            ))
-        })?;
         self.calibration.validate()?;
         if let Some(h) = &self.head {
             h.check()?;

@@ -116,6 +116,11 @@ pub(crate) fn save_model<T: Serialize>(
 ) -> crate::Result<()> {
     let weights = stem.with_extension("safetensors");
     varmap.save(&weights).map_err(Error::from)?;
+    write_description(description, stem)
+}
+
+/// Writes `description` to `<stem>.json` (pretty JSON).
+pub(crate) fn write_description<T: Serialize>(description: &T, stem: &Path) -> crate::Result<()> {
     let json = stem.with_extension("json");
     std::fs::write(
         &json,

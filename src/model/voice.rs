@@ -295,6 +295,13 @@ impl VoiceModelFile {
         self.model.validate()
     }
 
+    /// Checks this description and writes it to `<stem>.json`, leaving the weights file as it
+    /// is (for edits that change no weight: calibration, a familiarity reference).
+    pub fn save_description(&self, stem: &Path) -> Result<()> {
+        self.check()?;
+        super::write_description(self, stem)
+    }
+
     /// Reads `<stem>.json`.
     pub fn read(stem: &Path) -> Result<Self> {
         super::read_description(stem, Self::from_json)
@@ -360,12 +367,7 @@ impl VoiceModelFile {
         let weights = out.with_extension("safetensors");
         candle_core::safetensors::save(&tensors, &weights)
             .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", weights.display())))?;
-        let json = out.with_extension("json");
-        std::fs::write(
-            &json,
-            serde_json::to_string_pretty(&file).expect("serialisable"),
-        )
-        .map_err(|e| Error::io(&json, e))?;
+        super::write_description(&file, out)?;
         // Reload to prove every member finds its tensors.
         super::VoicePredictor::load(out)?;
         Ok(file)
