@@ -103,6 +103,9 @@ fn run(
             .map(|m| format!("{m:?}").to_lowercase())
             .collect();
         println!("  fused ({}, from {}):", f.method, used.join(" + "));
+        if f.modalities.len() > f.emotion_modalities.len() {
+            println!("    note: the face shows no expression, so the emotion is the voice's");
+        }
         print_predictions(&f.gender, &f.emotion);
     }
     if let Some(r) = &a.voice {

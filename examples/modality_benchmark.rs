@@ -65,6 +65,9 @@ struct Args {
     /// more than 1 point worse, and the mean over the sets better.
     #[arg(long)]
     write_fusion: Option<PathBuf>,
+    /// The head's training config (JSON, `FusionTrainingConfig`); the defaults when absent.
+    #[arg(long)]
+    head_config: Option<PathBuf>,
 }
 
 fn main() {
@@ -282,6 +285,20 @@ fn run(args: Args) -> Res<()> {
                 emotion: *e,
             });
         }
+        // A face that shows no expression beside a voice that may: the clip's own label.
+        if let Some(faces) = by_emotion
+            .get(&(Emotion::Neutral, *k))
+            .filter(|f| !f.is_empty() && e.is_some())
+        {
+            pairs.push(Pair {
+                set: "expressionless-face pairs (FER+ neutral face)",
+                fold: *k,
+                face: &faces[pick(i, 3, faces.len())],
+                voice: v,
+                gender: None,
+                emotion: *e,
+            });
+        }
         if let Some(faces) = g
             .and_then(|g| by_gender.get(&(g as usize, *k)))
             .filter(|f| !f.is_empty())
@@ -308,7 +325,10 @@ fn run(args: Args) -> Res<()> {
         gender: p.gender,
         emotion: p.emotion,
     };
-    let head_cfg = FusionTrainingConfig::default();
+    let head_cfg: FusionTrainingConfig = match &args.head_config {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
+        None => FusionTrainingConfig::default(),
+    };
     let train_head = |keep: &dyn Fn(&Pair) -> bool| -> facevox::Result<FusionModelFile> {
         let ex: Vec<FusionExample> = pairs.iter().filter(|p| keep(p)).map(example).collect();
         let head = train_fusion_head(&ex, &face_emotions, &voice_emotions, &head_cfg)?;
@@ -366,7 +386,13 @@ fn run(args: Args) -> Res<()> {
                     );
             }
             if let Some(e) = p.emotion {
-                if let Some(l) = head.emotions.iter().position(|x| *x == e) {
+                // Only answers that drew on both branches take the fused temperature.
+                if let Some(l) = head
+                    .emotions
+                    .iter()
+                    .position(|x| *x == e)
+                    .filter(|_| head.emotion_uses_face)
+                {
                     // The product answers over the same union when both branches are present.
                     oof_e.push((poe.emotion.clone(), head.emotion.clone(), l, k));
                 }
@@ -452,7 +478,8 @@ fn run(args: Args) -> Res<()> {
             "the product stays"
         }
     );
-    // Calibration of the fused output on the out-of-fold pairs (all sets): ECE of the product
+    // Calibration of the fused output on the out-of-fold pairs (all sets; for emotion, the
+    // answers that drew on the face, the others being the voice's own): ECE of the product
     // and of the head, and the head's temperature (fitted on all, "after" cross-fitted by fold).
     let mut fused_cal = serde_json::Map::new();
     let mut head_t = [1f32; 2];

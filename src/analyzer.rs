@@ -69,6 +69,10 @@ pub struct FusedAnalysis {
     pub emotion: EmotionPrediction,
     /// The modalities that answered.
     pub modalities: Vec<Modality>,
+    /// The modalities the emotion rests on: the voice alone when the face showed no
+    /// expression (the fusion head's expressionless gate) or was absent.
+    #[serde(default)]
+    pub emotion_modalities: Vec<Modality>,
     /// How they were combined (`product_of_experts` or `learned_head`).
     pub method: String,
 }
@@ -305,9 +309,15 @@ impl Analyzer {
         let Some(fused) = fused else {
             return Ok(None);
         };
-        let modalities = [face.map(|_| Modality::Face), voice.map(|_| Modality::Voice)]
-            .into_iter()
-            .flatten()
+        let modalities: Vec<Modality> =
+            [face.map(|_| Modality::Face), voice.map(|_| Modality::Voice)]
+                .into_iter()
+                .flatten()
+                .collect();
+        let emotion_modalities = modalities
+            .iter()
+            .copied()
+            .filter(|m| *m != Modality::Face || fused.emotion_uses_face)
             .collect();
         Ok(Some(FusedAnalysis {
             gender: GenderPrediction::from_probs(fused.gender),
@@ -316,6 +326,7 @@ impl Analyzer {
                 None,
             )?,
             modalities,
+            emotion_modalities,
             method: self
                 .fusion
                 .method(self.face.emotions(), self.voice.emotions())

@@ -42,6 +42,10 @@ fn every_mode_on_the_example_clip() {
     let auto = a.analyze_file(&clip, Mode::Auto).unwrap();
     let fused = auto.fused.as_ref().expect("both modalities answer");
     assert_eq!(fused.modalities, vec![Modality::Face, Modality::Voice]);
+    assert!(fused
+        .emotion_modalities
+        .iter()
+        .all(|m| fused.modalities.contains(m)));
     // The shipped fusion file says how: the learned head when it has one, else the product.
     assert_eq!(
         fused.method,
@@ -88,6 +92,7 @@ fn a_missing_modality_is_answered_by_the_other() {
     let r = a.analyze_file(&wav, Mode::Fused).unwrap();
     let fused = r.fused.unwrap();
     assert_eq!(fused.modalities, vec![Modality::Voice]);
+    assert_eq!(fused.emotion_modalities, vec![Modality::Voice]);
     assert_eq!(fused.gender.label, r.voice.as_ref().unwrap().gender.label);
     assert!(r.face.is_none() && r.face_skipped.is_some());
     assert!(matches!(
@@ -171,17 +176,27 @@ fn abstention_marks_answers_below_the_threshold_and_evaluate_counts_them() {
     let a = never.analyze_file(&clip, Mode::Auto).unwrap();
     let fused = a.fused.as_ref().unwrap();
     assert!(!fused.gender.uncertain && !fused.emotion.uncertain);
-    // A gender threshold below the fused answer's confidence, an emotion one above it.
+    // One threshold above the fused answer's confidence (the less sure task's), the other
+    // below it.
     let (g, e) = (fused.gender.confidence, fused.emotion.confidence);
-    let t = Abstention {
-        gender: g - 0.01,
-        emotion: (e + 0.01).min(0.999),
+    let gender_abstains = g < e;
+    let above = |c: f32| (c + 0.01).min((c + 1.0) / 2.0);
+    let t = if gender_abstains {
+        Abstention {
+            gender: above(g),
+            emotion: e - 0.01,
+        }
+    } else {
+        Abstention {
+            gender: g - 0.01,
+            emotion: above(e),
+        }
     };
     let strict = Analyzer::new().unwrap().with_abstention(t).unwrap();
     let s = strict.analyze_file(&clip, Mode::Auto).unwrap();
     let sf = s.fused.as_ref().unwrap();
     assert!(
-        !sf.gender.uncertain && sf.emotion.uncertain,
+        sf.gender.uncertain == gender_abstains && sf.emotion.uncertain != gender_abstains,
         "thresholds {t:?}, first answer {fused:?}, second {sf:?}"
     );
     // The label and the distribution stay: abstaining only marks the answer.
@@ -342,6 +357,22 @@ fn a_fusion_file_with_a_head_fuses_with_it() {
         assert_eq!(e1, e2);
         assert!((a - b).abs() < 1e-5, "{e1}: {a} vs {b}");
     }
+    assert_eq!(hf.emotion_modalities, vec![Modality::Face, Modality::Voice]);
+    // A gate that closes on any face leaves the emotion to the voice (and says so); the
+    // face still counts for perceived gender.
+    let mut gated_head =
+        LinearFusionHead::product_of_experts(plain.face().emotions(), plain.voice().emotions());
+    gated_head.expressionless_gate = 0.01;
+    let gated = Analyzer::new().unwrap().with_fusion(FusionModelFile {
+        head: Some(gated_head),
+        ..FusionModelFile::default()
+    });
+    let g = gated.analyze_file(&clip, Mode::Auto).unwrap();
+    let gf = g.fused.unwrap();
+    assert_eq!(gf.modalities, vec![Modality::Face, Modality::Voice]);
+    assert_eq!(gf.emotion_modalities, vec![Modality::Voice]);
+    assert_eq!(gf.emotion.label, g.voice.unwrap().emotion.label);
+    assert!((gf.gender.p_female - hf.gender.p_female).abs() < 1e-5);
 }
 
 #[test]

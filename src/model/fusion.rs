@@ -40,6 +40,10 @@ pub struct FusedProbs {
     pub emotions: Vec<Emotion>,
     /// Their probabilities.
     pub emotion: Vec<f32>,
+    /// Whether the face counted in the emotion (false without a face, or when the learned
+    /// head's expressionless gate set it aside: see [`LinearFusionHead::expressionless_gate`]).
+    #[serde(default)]
+    pub emotion_uses_face: bool,
 }
 
 /// The product-of-experts fusion with one temperature per branch (1: the branch as it is).
@@ -121,6 +125,7 @@ impl ProductOfExperts {
             gender: [g[0], g[1]],
             emotion: normalise(&emotion),
             emotions,
+            emotion_uses_face: face.is_some(),
         })
     }
 }
@@ -153,6 +158,18 @@ pub struct LinearFusionHead {
     pub gender_weights: Vec<Vec<f32>>,
     /// Gender biases.
     pub gender_bias: Vec<f32>,
+    /// When both branches are present and the face's probability of `neutral` is at least
+    /// this, the emotion is answered as if the face were absent (by the voice-only block);
+    /// perceived gender still uses both. A face that shows no expression says nothing about
+    /// the emotion a voice carries: on RAVDESS clips paired with the actor's neutral still,
+    /// a head without the gate lost 11 points to the voice alone (`modality_benchmark`).
+    /// 0 (the default, and what older files read as): off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expressionless_gate: f32,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 impl LinearFusionHead {
@@ -214,6 +231,25 @@ impl LinearFusionHead {
             emotion_bias: vec![0.0; n_out],
             gender_weights,
             gender_bias: vec![0.0; 2],
+            expressionless_gate: 0.0,
+        }
+    }
+
+    /// The face as the emotion sees it: `None` when the expressionless gate closes on it
+    /// (see [`LinearFusionHead::expressionless_gate`]), else the face itself.
+    pub fn emotion_face<'a>(&self, face: Option<BranchProbs<'a>>) -> Option<BranchProbs<'a>> {
+        let face = face?;
+        if self.expressionless_gate <= 0.0 {
+            return Some(face);
+        }
+        let neutral = face
+            .emotions
+            .iter()
+            .position(|e| *e == Emotion::Neutral)
+            .and_then(|i| face.emotion.get(i));
+        match neutral {
+            Some(&p) if p >= self.expressionless_gate => None,
+            _ => Some(face),
         }
     }
 
@@ -248,9 +284,11 @@ impl LinearFusionHead {
         x
     }
 
-    /// The fused distributions from features `x`.
-    pub fn apply(&self, x: &[f32]) -> FusedProbs {
-        let logits = |w: &[Vec<f32>], b: &[f32]| -> Vec<f64> {
+    /// The fused distributions from the features of each task (`gender_x` from both
+    /// branches, `emotion_x` from the branches the emotion sees: see
+    /// [`LinearFusionHead::emotion_face`]).
+    pub fn apply(&self, gender_x: &[f32], emotion_x: &[f32]) -> FusedProbs {
+        let logits = |w: &[Vec<f32>], b: &[f32], x: &[f32]| -> Vec<f64> {
             w.iter()
                 .zip(b)
                 .map(|(row, &b)| {
@@ -258,11 +296,24 @@ impl LinearFusionHead {
                 })
                 .collect()
         };
-        let g = normalise(&logits(&self.gender_weights, &self.gender_bias));
+        let g = normalise(&logits(&self.gender_weights, &self.gender_bias, gender_x));
+        // The face's presence feature, in the both-branches block or the face-only block.
+        let (nf, block) = (
+            self.face_emotions.len(),
+            Self::block(self.face_emotions.len(), self.voice_emotions.len()),
+        );
+        let emotion_uses_face = [nf + 2, block + nf + 2]
+            .iter()
+            .any(|&i| emotion_x.get(i).is_some_and(|&v| v != 0.0));
         FusedProbs {
+            emotion_uses_face,
             gender: [g[0], g[1]],
             emotions: self.emotions.clone(),
-            emotion: normalise(&logits(&self.emotion_weights, &self.emotion_bias)),
+            emotion: normalise(&logits(
+                &self.emotion_weights,
+                &self.emotion_bias,
+                emotion_x,
+            )),
         }
     }
 
@@ -275,7 +326,14 @@ impl LinearFusionHead {
         if face.is_none() && voice.is_none() {
             return None;
         }
-        Some(self.apply(&self.features(face, voice)))
+        let gender_x = self.features(face, voice);
+        let emotion_face = self.emotion_face(face);
+        let emotion_x = if emotion_face.is_some() == face.is_some() {
+            gender_x.clone()
+        } else {
+            self.features(emotion_face, voice)
+        };
+        Some(self.apply(&gender_x, &emotion_x))
     }
 
     /// Checks the shapes agree with the label sets and every number is finite.
@@ -295,6 +353,12 @@ impl LinearFusionHead {
             return Err(Error::InvalidModelFile(
                 "the fusion head's weights do not fit its label sets".into(),
             ));
+        }
+        if !(0.0..=1.0).contains(&self.expressionless_gate) {
+            return Err(Error::InvalidModelFile(format!(
+                "the fusion head's expressionless_gate {} is outside 0..1",
+                self.expressionless_gate
+            )));
         }
         let finite = |w: &[Vec<f32>], b: &[f32]| w.iter().flatten().chain(b).all(|v| v.is_finite());
         if !finite(&self.emotion_weights, &self.emotion_bias)
@@ -353,7 +417,9 @@ pub struct FusionModelFile {
     /// of it when the branches' label sets match the head's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<LinearFusionHead>,
-    /// Temperature scaling of the fused distributions.
+    /// Temperature scaling of the fused distributions, applied to a task's answer only when
+    /// it drew on both branches (a lone branch is already calibrated by its own file; an
+    /// emotion the expressionless gate left to the voice is the voice's).
     #[serde(default, skip_serializing_if = "Calibration::is_none")]
     pub calibration: Calibration,
     /// When the answers are reported as uncertain.
@@ -466,8 +532,12 @@ impl FusionModelFile {
             Some(h) => h.fuse(face, voice)?,
             None => self.product_of_experts.fuse(face, voice)?,
         };
-        super::spec::apply_temperature(&mut f.gender, self.calibration.gender);
-        super::spec::apply_temperature(&mut f.emotion, self.calibration.emotion);
+        if face.is_some() && voice.is_some() {
+            super::spec::apply_temperature(&mut f.gender, self.calibration.gender);
+            if f.emotion_uses_face {
+                super::spec::apply_temperature(&mut f.emotion, self.calibration.emotion);
+            }
+        }
         Some(f)
     }
 }
@@ -482,6 +552,47 @@ mod tests {
         set.iter()
             .map(|&e| if e == hot { p } else { rest })
             .collect()
+    }
+
+    #[test]
+    fn the_expressionless_gate_leaves_the_emotion_to_the_voice() {
+        let mut head = LinearFusionHead::product_of_experts(&FACE_EMOTIONS, &RAVDESS_EMOTIONS);
+        let ve = probs(&RAVDESS_EMOTIONS, Emotion::Angry, 0.4);
+        let voice = BranchProbs {
+            gender: [0.4, 0.6],
+            emotions: &RAVDESS_EMOTIONS,
+            emotion: &ve,
+        };
+        let blank_e = probs(&FACE_EMOTIONS, Emotion::Neutral, 0.9);
+        let blank = BranchProbs {
+            gender: [0.2, 0.8],
+            emotions: &FACE_EMOTIONS,
+            emotion: &blank_e,
+        };
+        let sad_e = probs(&FACE_EMOTIONS, Emotion::Sad, 0.9);
+        let sad = BranchProbs {
+            emotion: &sad_e,
+            ..blank
+        };
+        let alone = head.fuse(None, Some(voice)).unwrap();
+        assert!(!alone.emotion_uses_face);
+        // Off: the neutral face pulls the answer to neutral.
+        let off = head.fuse(Some(blank), Some(voice)).unwrap();
+        assert!(off.emotion_uses_face);
+        assert_ne!(off.emotion, alone.emotion);
+        head.expressionless_gate = 0.5;
+        head.check().unwrap();
+        // On: the emotion is the voice's own; the face still counts for perceived gender.
+        let on = head.fuse(Some(blank), Some(voice)).unwrap();
+        assert!(!on.emotion_uses_face);
+        assert_eq!(on.emotion, alone.emotion);
+        assert!(on.gender[1] > alone.gender[1] + 0.1);
+        // An expressive face passes the gate.
+        let expressive = head.fuse(Some(sad), Some(voice)).unwrap();
+        assert!(expressive.emotion_uses_face);
+        assert_ne!(expressive.emotion, alone.emotion);
+        head.expressionless_gate = 1.5;
+        assert!(head.check().is_err());
     }
 
     #[test]
@@ -636,9 +747,23 @@ mod tests {
             emotions: &RAVDESS_EMOTIONS,
             emotion: &e,
         };
-        let plain = FusionModelFile::default().fuse(None, Some(voice)).unwrap();
-        let soft = file.fuse(None, Some(voice)).unwrap();
+        let fe = probs(&FACE_EMOTIONS, Emotion::Sad, 0.6);
+        let face = BranchProbs {
+            gender: [0.4, 0.6],
+            emotions: &FACE_EMOTIONS,
+            emotion: &fe,
+        };
+        let plain = FusionModelFile::default()
+            .fuse(Some(face), Some(voice))
+            .unwrap();
+        let soft = file.fuse(Some(face), Some(voice)).unwrap();
         assert!(soft.gender[1] < plain.gender[1] && soft.gender[1] > 0.5);
-        assert!(soft.emotion.iter().cloned().fold(0f32, f32::max) < 0.9);
+        let top = |f: &FusedProbs| f.emotion.iter().cloned().fold(0f32, f32::max);
+        assert!(top(&soft) < top(&plain) && top(&soft) > 0.5);
+        // ... but only where both branches answered: a lone branch is already calibrated.
+        assert_eq!(
+            file.fuse(None, Some(voice)),
+            FusionModelFile::default().fuse(None, Some(voice))
+        );
     }
 }
