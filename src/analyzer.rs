@@ -223,12 +223,19 @@ impl Analyzer {
     ) -> Result<Analysis> {
         let want_face = mode != Mode::Voice;
         let want_voice = mode != Mode::Face;
-        let face = face_in
-            .filter(|_| want_face)
-            .map(|p| self.face.analyze_file_among(p, FaceSource::Detect, None));
-        let voice = voice_in
-            .filter(|_| want_voice)
-            .map(|p| self.voice.analyze_file(p));
+        // The branches run side by side (the voice is done long before the face on a clip).
+        let (face, voice) = rayon::join(
+            || {
+                face_in
+                    .filter(|_| want_face)
+                    .map(|p| self.face.analyze_file_among(p, FaceSource::Detect, None))
+            },
+            || {
+                voice_in
+                    .filter(|_| want_voice)
+                    .map(|p| self.voice.analyze_file(p))
+            },
+        );
         let (face, face_err) = split(face);
         let (voice, voice_err) = split(voice);
         // A single-branch mode needs its branch; the others need at least one.
