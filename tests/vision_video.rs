@@ -1,5 +1,6 @@
 //! Video decoding: every frame of every H.264 profile in display order with its timestamp,
-//! sampling, folders of frames, and typed errors for each kind of bad input.
+//! sampling, folders of frames, phone rotation, edit lists, variable frame rate, and typed
+//! errors for each kind of bad input.
 
 use std::path::{Path, PathBuf};
 
@@ -352,4 +353,120 @@ fn video_config_round_trips_through_json() {
         partial.max_duration_secs,
         VideoConfig::default().max_duration_secs
     );
+}
+
+/// Mean absolute difference of two frames of the same size, over all channels.
+fn frame_distance(a: &VideoFrame, b: &VideoFrame) -> f64 {
+    assert_eq!(a.image.dimensions(), b.image.dimensions());
+    let total: u64 = a
+        .image
+        .as_raw()
+        .iter()
+        .zip(b.image.as_raw())
+        .map(|(x, y)| (*x as i64 - *y as i64).unsigned_abs())
+        .sum();
+    total as f64 / a.image.as_raw().len() as f64
+}
+
+#[test]
+fn phone_rotation_in_the_display_matrix_turns_frames_upright() {
+    use facevox::vision::{FaceDetector, SeetaDetector};
+    // rot0.mp4: 0.5 s of the example clip at 240x180. rotN.mp4: the same frames stored turned
+    // the other way, with a track-header matrix asking for N degrees clockwise on display
+    // (tools/make_vision_fixtures.sh).
+    let upright = read_video_frames(fixture("rot0.mp4"), &VideoConfig::all_frames()).unwrap();
+    assert!(upright.len() >= 12);
+    let mut detector = SeetaDetector::new().unwrap();
+    for angle in [0u32, 90, 180, 270] {
+        let name = format!("rot{angle}.mp4");
+        let mut reader = VideoReader::open(fixture(&name)).unwrap();
+        assert_eq!(reader.info().rotation, angle, "{name}");
+        let (w, h) = (reader.info().width, reader.info().height);
+        assert_eq!(
+            (w, h),
+            if angle % 180 == 90 {
+                (180, 240)
+            } else {
+                (240, 180)
+            },
+            "{name}: coded size"
+        );
+        let frames = reader.read_frames(&VideoConfig::all_frames()).unwrap();
+        assert_eq!(frames.len(), upright.len(), "{name}");
+        for (f, u) in frames.iter().zip(&upright) {
+            // Upright again: the same picture as rot0's frame (two lossy encodings apart),
+            // and far from the picture turned any other way.
+            assert_eq!(f.image.dimensions(), (240, 180), "{name}");
+            let d = frame_distance(f, u);
+            assert!(d < 12.0, "{name} frame {}: distance {d}", f.index);
+            let turned = VideoFrame {
+                image: image::imageops::rotate180(&f.image),
+                ..f.clone()
+            };
+            assert!(frame_distance(&turned, u) > 2.0 * d, "{name}");
+        }
+        // And the face is found upright in every frame, by the detector and by the whole
+        // clip path the analysers use.
+        for f in &frames {
+            assert!(
+                !detector.detect(&f.image).unwrap().is_empty(),
+                "{name} frame {}",
+                f.index
+            );
+        }
+        let crops = facevox::vision::video_face_crops(
+            fixture(&name),
+            &facevox::vision::ClipConfig::default(),
+        )
+        .unwrap();
+        assert!(
+            !crops.is_empty() && crops.iter().all(|f| f.found()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_edit_list_that_skips_the_first_frames_is_honoured() {
+    // editlist.mp4: 30 coded frames (160x120, 30 fps), cut at 0.3 s by a stream copy, so its
+    // edit list starts at the 10th frame: the first 9 are decoded (the rest refer to them)
+    // and never shown (tools/make_vision_fixtures.sh).
+    let mut reader = VideoReader::open(fixture("editlist.mp4")).unwrap();
+    assert_eq!(reader.info().frame_count, 30);
+    assert!(
+        (reader.info().duration_secs - 0.7).abs() < 0.01,
+        "{:?}",
+        reader.info()
+    );
+    let frames = reader.read_frames(&VideoConfig::all_frames()).unwrap();
+    assert_eq!(frames.len(), 21);
+    assert!(frames[0].timestamp_secs.abs() < 1e-3);
+    for w in frames.windows(2) {
+        let step = w[1].timestamp_secs - w[0].timestamp_secs;
+        assert!((step - 1.0 / 29.97).abs() < 1e-3, "{step}");
+    }
+    // Sampling counts from the first shown frame: 0, 0.2, 0.4, 0.6 s.
+    let sampled = reader.read_frames(&VideoConfig::sampled(5.0)).unwrap();
+    let times: Vec<f64> = sampled.iter().map(|f| f.timestamp_secs).collect();
+    assert_eq!(times.len(), 4, "{times:?}");
+    assert!(times[0].abs() < 1e-3);
+}
+
+#[test]
+fn variable_frame_rate_is_sampled_by_time() {
+    // vfr.mp4: 8 frames at 30 fps, a gap of 0.5 s, then 22 frames at 30 fps
+    // (tools/make_vision_fixtures.sh).
+    let mut reader = VideoReader::open(fixture("vfr.mp4")).unwrap();
+    let all = reader.read_frames(&VideoConfig::all_frames()).unwrap();
+    assert_eq!(all.len(), 30);
+    let gap = all[8].timestamp_secs - all[7].timestamp_secs;
+    assert!((gap - 16.0 / 29.97).abs() < 2e-3, "{gap}");
+    // At 5 fps: the first frame at or after each multiple of 0.2 s.
+    let sampled = reader.read_frames(&VideoConfig::sampled(5.0)).unwrap();
+    let times: Vec<f64> = sampled.iter().map(|f| f.timestamp_secs).collect();
+    let expected = [0.0, 0.2002, 0.7674, 0.8008, 1.001, 1.2012, 1.4014];
+    assert_eq!(times.len(), expected.len(), "{times:?}");
+    for (t, e) in times.iter().zip(expected) {
+        assert!((t - e).abs() < 2e-3, "{times:?}");
+    }
 }

@@ -22,3 +22,33 @@ ff $(count 96 64) -c:v libx264 -profile:v high -pix_fmt yuv420p -bf 3 -b_strateg
 ff -f lavfi -i testsrc=size=64x48:rate=10:duration=0.3 -c:v libx265 -pix_fmt yuv420p -tag:v hvc1 -x265-params log-level=error hevc.mp4
 ff -f lavfi -i testsrc=size=64x48:rate=10:duration=0.3 -c:v flv sorenson.flv
 ls -la
+# Phone-style rotation: rot0 is 0.5 s of the example clip at 240x180; rotN stores the same
+# frames turned N degrees counter-clockwise and sets the track header's display matrix to turn
+# them N degrees clockwise on display (a = cos N, b = sin N, c = -sin N, d = cos N, 16.16 fixed
+# point), as phones do for portrait clips. The matrix is written directly: ffmpeg 5's rotate
+# tag is not written when encoding.
+ff -ss 1.0 -i ../../../examples/data/01-01-07-02-02-01-01.mp4 -t 0.5 -an -vf scale=240:180 -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 30 -g 15 rot0.mp4
+ff -i rot0.mp4 -vf transpose=2 -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 30 rot90.mp4
+ff -i rot0.mp4 -vf hflip,vflip -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 30 rot180.mp4
+ff -i rot0.mp4 -vf transpose=1 -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 30 rot270.mp4
+python3 - <<'PY'
+import struct
+for angle, (a, b) in {90: (0, 1), 180: (-1, 0), 270: (0, -1)}.items():
+    name = f"rot{angle}.mp4"
+    data = bytearray(open(name, "rb").read())
+    i = data.find(b"tkhd")
+    assert i > 0 and data[i + 4] == 0, "a version-0 tkhd"
+    m = i + 4 + 4 + 20 + 16  # version/flags, times/id/duration, reserved/layer/group/volume
+    fx = lambda v: struct.pack(">i", int(v * 65536))
+    data[m:m + 16] = fx(a) + fx(b) + b"\0\0\0\0" + fx(-b)
+    data[m + 16:m + 20] = fx(a)
+    open(name, "wb").write(bytes(data))
+PY
+# An edit list that skips the first frames: a 1 s, 160x120 clip with a key frame every 15
+# frames, cut at 0.3 s by a stream copy (ffmpeg keeps the frames from the key frame before the
+# cut and writes an edit list that starts at the cut). And variable frame rate: the same clip's
+# frames 8 onwards delayed by 0.5 s.
+ff -ss 1.0 -i ../../../examples/data/01-01-07-02-02-01-01.mp4 -t 1.0 -an -vf scale=160:120 -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 32 -g 15 -bf 0 small.mp4
+ff -ss 0.3 -i small.mp4 -c copy editlist.mp4
+ff -i small.mp4 -vf "setpts='if(lt(N,8),N,N+15)/30/TB'" -fps_mode passthrough -c:v libx264 -profile:v main -pix_fmt yuv420p -crf 32 -g 15 -bf 0 vfr.mp4
+rm small.mp4

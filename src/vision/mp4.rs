@@ -57,6 +57,9 @@ pub(crate) struct VideoTrack {
     pub codec: VideoCodec,
     /// Samples in decode order.
     pub samples: Vec<Sample>,
+    /// Clockwise turn (0, 90, 180 or 270 degrees) the track header's display matrix asks for:
+    /// how a phone marks a portrait recording stored in landscape.
+    pub rotation: u32,
 }
 
 /// A parsed file: its video track and the reader to fetch samples from.
@@ -373,7 +376,45 @@ fn parse_moov(moov: &[u8]) -> Result<VideoTrack> {
     Err(Error::NoTrack("video"))
 }
 
+/// The clockwise display rotation in a `tkhd` box's matrix, to the nearest quarter turn.
+///
+/// The matrix's first two rows are `(a b u) (c d v)` in 16.16 fixed point; a rotation by
+/// `θ` clockwise on display is `a = cos θ, b = sin θ, c = -sin θ, d = cos θ` (what
+/// phones and ffmpeg write for portrait clips). A matrix that is not close to a quarter turn
+/// (a shear, a mirror, or an odd angle) is shown as stored: rotation 0.
+pub(crate) fn tkhd_rotation(tkhd: &[u8]) -> Result<u32> {
+    let mut c = Cursor::new(tkhd);
+    let version = c.u8()?;
+    c.skip(3)?;
+    // creation/modification times, track id, reserved, duration.
+    c.skip(if version == 1 { 32 } else { 20 })?;
+    // reserved (8), layer, alternate group, volume, reserved (2 each).
+    c.skip(16)?;
+    let fixed = |v: u32| v as i32 as f64 / 65536.0;
+    let (a, b) = (fixed(c.u32()?), fixed(c.u32()?));
+    c.skip(4)?;
+    let (cc, d) = (fixed(c.u32()?), fixed(c.u32()?));
+    let scale = (a * a + b * b).sqrt();
+    // A rotation: orthonormal rows, determinant +1.
+    let rotation_like = scale > 1e-6
+        && (a - d).abs() < 1e-3 * scale.max(1.0)
+        && (b + cc).abs() < 1e-3 * scale.max(1.0);
+    if !rotation_like {
+        return Ok(0);
+    }
+    let degrees = b.atan2(a).to_degrees().rem_euclid(360.0);
+    let quarter = (degrees / 90.0).round();
+    if (degrees - quarter * 90.0).abs() > 1.0 {
+        return Ok(0);
+    }
+    Ok((quarter as u32 % 4) * 90)
+}
+
 fn parse_video_trak(trak: &[u8], mdia: &[u8]) -> Result<VideoTrack> {
+    let rotation = match child(trak, b"tkhd")? {
+        Some(tkhd) => tkhd_rotation(tkhd)?,
+        None => 0,
+    };
     let mdhd = require(mdia, b"mdhd", "mdia")?;
     let mut c = Cursor::new(mdhd);
     let version = c.u8()?;
@@ -606,6 +647,7 @@ fn parse_video_trak(trak: &[u8], mdia: &[u8]) -> Result<VideoTrack> {
         timescale,
         codec,
         samples,
+        rotation,
     })
 }
 
@@ -719,6 +761,38 @@ pub(crate) fn codec_name(kind: &[u8; 4]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// A version-0 `tkhd` body with the given matrix entries a, b, c, d (as reals).
+    fn tkhd(a: f64, b: f64, c: f64, d: f64) -> Vec<u8> {
+        let fx = |v: f64| ((v * 65536.0).round() as i32).to_be_bytes();
+        let mut t = vec![0u8; 4 + 20 + 16];
+        for v in [a, b, 0.0, c, d, 0.0, 0.0, 0.0] {
+            t.extend_from_slice(&fx(v));
+        }
+        t.extend_from_slice(&0x4000_0000u32.to_be_bytes());
+        t.extend_from_slice(&[0; 8]);
+        t
+    }
+
+    #[test]
+    fn display_matrix_rotation_is_read_to_the_quarter_turn() {
+        assert_eq!(tkhd_rotation(&tkhd(1.0, 0.0, 0.0, 1.0)).unwrap(), 0);
+        // What phones write for portrait: 90 degrees clockwise.
+        assert_eq!(tkhd_rotation(&tkhd(0.0, 1.0, -1.0, 0.0)).unwrap(), 90);
+        assert_eq!(tkhd_rotation(&tkhd(-1.0, 0.0, 0.0, -1.0)).unwrap(), 180);
+        assert_eq!(tkhd_rotation(&tkhd(0.0, -1.0, 1.0, 0.0)).unwrap(), 270);
+        // A scaled rotation is still a rotation.
+        assert_eq!(tkhd_rotation(&tkhd(0.0, 2.0, -2.0, 0.0)).unwrap(), 90);
+        // A mirror, a shear, an odd angle and an all-zero matrix are shown as stored.
+        assert_eq!(tkhd_rotation(&tkhd(-1.0, 0.0, 0.0, 1.0)).unwrap(), 0);
+        assert_eq!(tkhd_rotation(&tkhd(1.0, 0.5, 0.0, 1.0)).unwrap(), 0);
+        let (s, c) = 30f64.to_radians().sin_cos();
+        assert_eq!(tkhd_rotation(&tkhd(c, s, -s, c)).unwrap(), 0);
+        assert_eq!(tkhd_rotation(&tkhd(0.0, 0.0, 0.0, 0.0)).unwrap(), 0);
+        // A truncated box is an error, not a panic.
+        assert!(tkhd_rotation(&tkhd(1.0, 0.0, 0.0, 1.0)[..30]).is_err());
+    }
+
     use super::*;
 
     #[test]

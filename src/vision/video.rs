@@ -84,14 +84,18 @@ pub struct VideoInfo {
     pub width: u32,
     /// Frame height in pixels.
     pub height: u32,
-    /// Coded pictures in the track.
+    /// Coded pictures in the track (with any that an edit list does not show).
     pub frame_count: usize,
-    /// From the first frame's presentation time to the end of the last frame, in seconds.
+    /// From the first shown frame's presentation time to the end of the last frame, in seconds.
     pub duration_secs: f64,
     /// Mean frame rate.
     pub fps: f64,
     /// Codec and profile, for example "H.264 Main profile, level 4.1".
     pub codec: String,
+    /// Clockwise quarter turn (0, 90, 180 or 270 degrees) from the track header's display
+    /// matrix, as phones store portrait videos. Frames come out turned upright, so for 90 and
+    /// 270 a frame is `height` wide and `width` high (`width` and `height` are the coded size).
+    pub rotation: u32,
 }
 
 /// One decoded frame.
@@ -190,8 +194,23 @@ impl VideoReader {
             track.samples.iter().map(|s| s.pts as f64 / scale).collect();
         display_times.sort_by(f64::total_cmp);
         let n = display_times.len();
-        let span = display_times[n - 1] - display_times[0];
-        let mean_step = if n > 1 { span / (n - 1) as f64 } else { 0.0 };
+        // Duration and rate of what is shown: an edit list may start after the first frames.
+        let shown: Vec<f64> = display_times
+            .iter()
+            .copied()
+            .filter(|&t| t >= -1e-6)
+            .collect();
+        let (first, last) = match (shown.first(), shown.last()) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (display_times[0], display_times[n - 1]),
+        };
+        let n_shown = shown.len().max(1);
+        let span = last - first;
+        let mean_step = if n_shown > 1 {
+            span / (n_shown - 1) as f64
+        } else {
+            0.0
+        };
         let duration_secs = span + mean_step;
         let info = VideoInfo {
             width: track.width,
@@ -199,7 +218,7 @@ impl VideoReader {
             frame_count: n,
             duration_secs,
             fps: if duration_secs > 0.0 {
-                n as f64 / duration_secs
+                n_shown as f64 / duration_secs
             } else {
                 0.0
             },
@@ -208,6 +227,7 @@ impl VideoReader {
                 avc.level_idc / 10,
                 avc.level_idc % 10
             ),
+            rotation: track.rotation,
         };
         Ok(Self {
             demux,
@@ -296,15 +316,23 @@ fn take_picture(
     emitted: &mut usize,
     wanted: &[bool],
     times: &[f64],
+    rotation: u32,
     queue: &mut VecDeque<VideoFrame>,
 ) {
     let index = *emitted;
     *emitted += 1;
     if index < wanted.len() && wanted[index] {
+        let image = yuv420_to_rgb(yuv);
+        let image = match rotation {
+            90 => image::imageops::rotate90(&image),
+            180 => image::imageops::rotate180(&image),
+            270 => image::imageops::rotate270(&image),
+            _ => image,
+        };
         queue.push_back(VideoFrame {
             index,
             timestamp_secs: times[index],
-            image: yuv420_to_rgb(yuv),
+            image,
         });
     }
 }
@@ -341,6 +369,7 @@ impl Frames<'_> {
                     &mut self.emitted,
                     &self.wanted,
                     &self.reader.display_times,
+                    self.reader.info.rotation,
                     &mut self.queue,
                 );
             }
@@ -356,6 +385,7 @@ impl Frames<'_> {
                     &mut self.emitted,
                     &self.wanted,
                     &self.reader.display_times,
+                    self.reader.info.rotation,
                     &mut self.queue,
                 );
             }
@@ -393,18 +423,21 @@ impl Iterator for Frames<'_> {
 /// Marks the frames kept at `fps`: the first frame at or after each multiple of `1 / fps`,
 /// counted from the first frame. `times` must be sorted.
 pub(crate) fn select_frames(times: &[f64], fps: Option<f64>) -> Vec<bool> {
+    // Frames an edit list moves before time 0 are decoded (later frames may refer to them)
+    // but never shown.
+    let shown = |t: f64| t >= -1e-6;
     let Some(fps) = fps else {
-        return vec![true; times.len()];
+        return times.iter().map(|&t| shown(t)).collect();
     };
     let step = 1.0 / fps;
-    let t0 = times.first().copied().unwrap_or(0.0);
+    let t0 = times.iter().copied().find(|&t| shown(t)).unwrap_or(0.0);
     let mut next = 0.0;
     let mut k = 0u64;
     times
         .iter()
         .map(|&t| {
             let rel = t - t0;
-            if rel + 1e-6 >= next {
+            if shown(t) && rel + 1e-6 >= next {
                 while next <= rel + 1e-6 {
                     k += 1;
                     next = k as f64 * step;
