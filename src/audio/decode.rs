@@ -68,6 +68,7 @@ pub fn decode_bytes(
     if bytes.is_empty() {
         return Err(Error::Empty("the file has zero bytes".into()));
     }
+    check_wav_header(&bytes)?;
     let ext = extension.map(str::to_owned);
     match catch_unwind(AssertUnwindSafe(|| {
         decode_inner(bytes, ext.as_deref(), options)
@@ -77,6 +78,47 @@ pub fn decode_bytes(
             "the decoder failed on malformed data".into(),
         )),
     }
+}
+
+/// A WAV file's `fmt ` chunk, checked before the third-party parser sees it (which panics on a
+/// 0 Hz rate): no channels, or a sample rate outside the supported range, is
+/// [`Error::InvalidHeader`]. Other files pass unchecked.
+fn check_wav_header(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut pos = 12usize;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes")) as usize;
+        if id == b"fmt " {
+            let body = &bytes[pos + 8..bytes.len().min(pos + 8 + len)];
+            if body.len() < 8 {
+                return Err(Error::InvalidHeader(
+                    "the WAV fmt chunk is cut short".into(),
+                ));
+            }
+            let channels = u16::from_le_bytes([body[2], body[3]]);
+            let rate = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes"));
+            if channels == 0 || channels as usize > MAX_CHANNELS {
+                return Err(Error::InvalidHeader(format!(
+                    "{channels} channels (1..={MAX_CHANNELS} supported)"
+                )));
+            }
+            if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+                return Err(Error::InvalidHeader(format!(
+                    "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
+                )));
+            }
+            return Ok(());
+        }
+        // Chunks are padded to an even length.
+        pos = pos
+            .saturating_add(8)
+            .saturating_add(len)
+            .saturating_add(len & 1);
+    }
+    Ok(())
 }
 
 fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> Result<AudioClip> {
