@@ -259,6 +259,7 @@ impl VideoReader {
             });
         }
         let wanted = select_frames(&self.display_times, config.sample_fps);
+        let skip = skippable(&self.demux.track.samples, &wanted);
         let api = OpenH264API::from_source();
         let decoder =
             Decoder::with_api_config(api, DecoderConfig::new().flush_after_decode(Flush::NoFlush))
@@ -267,6 +268,8 @@ impl VideoReader {
             reader: self,
             decoder,
             wanted,
+            skip,
+            params_sent: false,
             next_sample: 0,
             emitted: 0,
             queue: VecDeque::new(),
@@ -292,6 +295,10 @@ pub struct Frames<'a> {
     reader: &'a mut VideoReader,
     decoder: Decoder,
     wanted: Vec<bool>,
+    /// Samples that need not be decoded (see [`skippable`]).
+    skip: Vec<bool>,
+    /// Whether the SPS and PPS have gone to the decoder.
+    params_sent: bool,
     next_sample: usize,
     /// Pictures the decoder has produced so far (the display index of the next one).
     emitted: usize,
@@ -337,15 +344,65 @@ fn take_picture(
     }
 }
 
+/// The samples a decode for `wanted` can leave out: when decode order is display order (no
+/// B-frames), a sample after which no wanted frame comes before the next sync sample (or
+/// the end) is needed by nothing. Sampling at a few frames per second then skips the end of
+/// each group of pictures, and at one per group decodes only the key frames.
+fn skippable(samples: &[super::mp4::Sample], wanted: &[bool]) -> Vec<bool> {
+    let n = samples.len();
+    let in_order = samples.windows(2).all(|w| w[0].pts < w[1].pts);
+    if !in_order || wanted.len() != n {
+        return vec![false; n];
+    }
+    let mut skip = vec![false; n];
+    let mut needed = false;
+    for i in (0..n).rev() {
+        needed |= wanted[i];
+        skip[i] = !needed;
+        if samples[i].sync {
+            needed = false;
+        }
+    }
+    skip
+}
+
 impl Frames<'_> {
+    /// Takes every picture the decoder still holds.
+    fn drain(&mut self) -> Result<()> {
+        let rest = self
+            .decoder
+            .flush_remaining()
+            .map_err(|e| Error::Corrupt(format!("H.264 decoding failed: {e}")))?;
+        for yuv in &rest {
+            take_picture(
+                yuv,
+                &mut self.emitted,
+                &self.wanted,
+                &self.reader.display_times,
+                self.reader.info.rotation,
+                &mut self.queue,
+            );
+        }
+        Ok(())
+    }
+
     fn step(&mut self) -> Result<()> {
         let n = self.reader.display_times.len();
         if self.next_sample < n {
             let i = self.next_sample;
             self.next_sample += 1;
+            if self.skip[i] {
+                // Pictures still held belong to earlier samples; this one is never made.
+                if i == 0 || !self.skip[i - 1] {
+                    self.drain()?;
+                }
+                self.emitted += 1;
+                return Ok(());
+            }
             self.reader.demux.read_sample(i, &mut self.sample)?;
             self.annexb.clear();
-            if i == 0 {
+            if !self.params_sent {
+                self.params_sent = true;
                 for ps in self.reader.avc.sps.iter().chain(&self.reader.avc.pps) {
                     self.annexb.extend_from_slice(&[0, 0, 0, 1]);
                     self.annexb.extend_from_slice(ps);
@@ -375,19 +432,8 @@ impl Frames<'_> {
             }
         } else {
             self.finished = true;
-            let rest = self
-                .decoder
-                .flush_remaining()
-                .map_err(|e| Error::Corrupt(format!("H.264 decoding failed at the end: {e}")))?;
-            for yuv in &rest {
-                take_picture(
-                    yuv,
-                    &mut self.emitted,
-                    &self.wanted,
-                    &self.reader.display_times,
-                    self.reader.info.rotation,
-                    &mut self.queue,
-                );
+            if !self.skip.last().copied().unwrap_or(false) {
+                self.drain()?;
             }
             if self.emitted != n {
                 return Err(Error::Corrupt(format!(
@@ -568,6 +614,34 @@ fn natural_key(name: &str) -> Vec<(u8, u128, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_samples_a_wanted_frame_depends_on_are_decoded() {
+        // Two groups of 5 pictures (key frames at 0 and 5), in display order.
+        let sample = |i: usize| super::super::mp4::Sample {
+            offset: 0,
+            size: 1,
+            dts: i as i64,
+            pts: i as i64,
+            sync: i % 5 == 0,
+        };
+        let samples: Vec<_> = (0..10).map(sample).collect();
+        let w = |idx: &[usize]| -> Vec<bool> { (0..10).map(|i| idx.contains(&i)).collect() };
+        let skip = |idx: &[usize]| -> Vec<usize> {
+            let s = skippable(&samples, &w(idx));
+            (0..10).filter(|&i| s[i]).collect()
+        };
+        // Frame 2 needs 0..=2; 3 and 4 are needed by nothing; frame 6 needs 5..=6.
+        assert_eq!(skip(&[2, 6]), vec![3, 4, 7, 8, 9]);
+        // Key frames only: nothing else is decoded.
+        assert_eq!(skip(&[0, 5]), vec![1, 2, 3, 4, 6, 7, 8, 9]);
+        // Every frame: nothing skipped.
+        assert!(skip(&(0..10).collect::<Vec<_>>()).is_empty());
+        // Out of display order (B-frames): nothing is skipped.
+        let mut reordered = samples.clone();
+        reordered.swap(1, 2);
+        assert!(skippable(&reordered, &w(&[0])).iter().all(|s| !s));
+    }
 
     #[test]
     fn sampling_keeps_one_frame_per_period() {
