@@ -80,6 +80,7 @@ mod data;
 mod error;
 mod eval;
 pub mod labels;
+pub mod limits;
 pub mod model;
 pub mod models;
 mod rng;

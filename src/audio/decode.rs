@@ -23,11 +23,11 @@ use super::AudioClip;
 use crate::{Error, Result};
 
 /// Highest sample rate accepted from a header; anything above is treated as a broken header.
-pub const MAX_SAMPLE_RATE: u32 = 768_000;
+pub const MAX_SAMPLE_RATE: u32 = crate::limits::MAX_AUDIO_SAMPLE_RATE;
 /// Lowest sample rate accepted from a header.
-pub const MIN_SAMPLE_RATE: u32 = 1_000;
+pub const MIN_SAMPLE_RATE: u32 = crate::limits::MIN_AUDIO_SAMPLE_RATE;
 /// Most channels accepted from a header.
-pub const MAX_CHANNELS: usize = 32;
+pub const MAX_CHANNELS: usize = crate::limits::MAX_AUDIO_CHANNELS;
 
 /// Limits applied while decoding.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -44,7 +44,7 @@ pub struct DecodeOptions {
 impl Default for DecodeOptions {
     fn default() -> Self {
         Self {
-            max_seconds: 3600.0,
+            max_seconds: crate::limits::DEFAULT_MAX_AUDIO_SECONDS,
             max_bad_packets: 4,
         }
     }

@@ -180,8 +180,12 @@ impl MelConfig {
         if self.sample_rate == 0 {
             return bad("sample_rate must be positive".into());
         }
-        if self.n_fft < 2 || self.n_fft > 1 << 16 {
-            return bad(format!("n_fft {} is outside 2..=65536", self.n_fft));
+        if self.n_fft < 2 || self.n_fft > crate::limits::MAX_FFT_SIZE {
+            return bad(format!(
+                "n_fft {} is outside 2..={}",
+                self.n_fft,
+                crate::limits::MAX_FFT_SIZE
+            ));
         }
         if self.win_length == 0 || self.win_length > self.n_fft {
             return bad(format!(
@@ -192,8 +196,12 @@ impl MelConfig {
         if self.hop_length == 0 {
             return bad("hop_length must be positive".into());
         }
-        if self.n_mels == 0 || self.n_mels > 512 {
-            return bad(format!("n_mels {} is outside 1..=512", self.n_mels));
+        if self.n_mels == 0 || self.n_mels > crate::limits::MAX_MEL_BANDS {
+            return bad(format!(
+                "n_mels {} is outside 1..={}",
+                self.n_mels,
+                crate::limits::MAX_MEL_BANDS
+            ));
         }
         let nyquist = self.sample_rate as f64 / 2.0;
         if !(self.fmin >= 0.0 && self.fmin < self.fmax && self.fmax <= nyquist + 1e-9) {

@@ -17,8 +17,7 @@ use super::detect::{rgb_to_gray, FaceBox, FaceDetector, FacePick, SeetaDetector}
 use super::image_io::load_image;
 use crate::{Error, Result};
 
-/// Largest crop side accepted by [`CropConfig::validate`].
-const MAX_CROP_SIZE: u32 = 1024;
+use crate::limits::MAX_CROP_SIZE;
 
 /// Colour of the output tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -25,8 +25,8 @@ impl Default for ImageLimits {
     /// 16384 pixels per side and 100 megapixels.
     fn default() -> Self {
         Self {
-            max_side: 16_384,
-            max_pixels: 100_000_000,
+            max_side: crate::limits::DEFAULT_MAX_IMAGE_SIDE,
+            max_pixels: crate::limits::DEFAULT_MAX_IMAGE_PIXELS,
         }
     }
 }

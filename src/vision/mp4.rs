@@ -9,12 +9,10 @@ use std::io::{Read, Seek, SeekFrom};
 
 use crate::{Error, Result};
 
-/// Largest `moov` box read into memory.
-const MAX_MOOV_BYTES: u64 = 64 << 20;
-/// Largest single video sample (one coded picture).
-const MAX_SAMPLE_BYTES: u32 = 32 << 20;
-/// Most samples a track may declare.
-const MAX_SAMPLES: u64 = 2_000_000;
+use crate::limits::{
+    MAX_MP4_MOOV_BYTES as MAX_MOOV_BYTES, MAX_VIDEO_SAMPLES as MAX_SAMPLES,
+    MAX_VIDEO_SAMPLE_BYTES as MAX_SAMPLE_BYTES,
+};
 
 /// Video codecs the demuxer can name, decodable or not.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,7 @@ use super::image_io::{load_image_with, ImageLimits};
 use super::mp4::{avcc_to_annexb, codec_name, AvcConfig, Mp4Demuxer, VideoCodec};
 use crate::{Error, Result};
 
-/// Largest frame side accepted from a video header.
-const MAX_VIDEO_SIDE: u32 = 8192;
+use crate::limits::MAX_VIDEO_SIDE;
 
 /// How frames are read from a clip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +39,7 @@ impl Default for VideoConfig {
     fn default() -> Self {
         Self {
             sample_fps: None,
-            max_duration_secs: 600.0,
+            max_duration_secs: crate::limits::DEFAULT_MAX_VIDEO_SECONDS,
         }
     }
 }
