@@ -22,7 +22,25 @@ use facevox::{Analysis, Analyzer, EmotionPrediction, GenderPrediction, Mode};
 const USAGE: &str = "usage: analyze [INPUT] [--audio FILE] [--mode auto|face|voice|fused] [--json]
   (default INPUT: the shipped example clip; a folder: one line per file, JSON lines with --json)";
 
+/// `analyze folder | head` closes standard output early: end quietly, as other command-line
+/// tools do, instead of panicking in `println!`.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_closed_stdout();
     let mut json = false;
     let mut input = None;
     let mut audio = None;
