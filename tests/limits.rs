@@ -9,6 +9,9 @@ use facevox::limits::*;
 use facevox::vision::{decode_image, CropConfig, ImageLimits, VideoConfig, VideoReader};
 use facevox::Error;
 
+mod common;
+use common::png_header;
+
 /// A 16-bit PCM WAV of `frames` frames of silence.
 fn wav(rate: u32, channels: u16, frames: usize) -> Vec<u8> {
     let data = frames * channels as usize * 2;
@@ -136,33 +139,6 @@ fn video_header_limits() {
         ..VideoConfig::all_frames()
     };
     assert!(matches!(reader.frames(&short), Err(Error::TooLong { .. })));
-}
-
-/// A PNG signature and an IHDR declaring `w` x `h`; no pixels.
-fn png_header(w: u32, h: u32) -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in bytes {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut c = b"IHDR".to_vec();
-    c.extend_from_slice(&w.to_be_bytes());
-    c.extend_from_slice(&h.to_be_bytes());
-    c.extend_from_slice(&[8, 2, 0, 0, 0]);
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(&c);
-    out.extend_from_slice(&crc32(&c).to_be_bytes());
-    out
 }
 
 #[test]

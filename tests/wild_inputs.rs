@@ -8,43 +8,11 @@ use facevox::training::data::load_manifest;
 use facevox::training::eval::{score_manifest, ManifestBranch};
 use facevox::{Analyzer, Mode};
 
+mod common;
+use common::png_header;
+
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-/// CRC-32 (IEEE), for hand-made PNG chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG signature and IHDR chunk declaring `w` x `h` RGB, then an empty IDAT and IEND.
-fn png_header(w: u32, h: u32) -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |out: &mut Vec<u8>, kind: &[u8], body: &[u8]| {
-        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        let mut c = kind.to_vec();
-        c.extend_from_slice(body);
-        out.extend_from_slice(&c);
-        out.extend_from_slice(&crc32(&c).to_be_bytes());
-    };
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[]);
-    chunk(&mut out, b"IEND", &[]);
-    out
 }
 
 /// A canonical 16-bit PCM WAV header with any (even absurd) rate, channel count and declared
