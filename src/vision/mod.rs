@@ -38,7 +38,7 @@ pub mod crop;
 pub mod detect;
 pub mod image_io;
 mod media;
-mod mp4;
+pub(crate) mod mp4;
 pub mod track;
 pub mod video;
 

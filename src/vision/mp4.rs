@@ -356,6 +356,95 @@ fn require<'a>(data: &'a [u8], kind: &[u8; 4], parent: &str) -> Result<&'a [u8]>
         .ok_or_else(|| Error::Corrupt(format!("the {parent} box has no '{}' box", fourcc(kind))))
 }
 
+/// Checks, in an MP4 file held in memory, that every sample table of every track holds the
+/// entries its count declares, and that no table declares more than a track may have. For
+/// the audio path: symphonia's MP4 reader reserves memory from these counts before reading
+/// them (a 10 kB file declaring a billion chunk offsets asked for 7.6 GB), so they are checked
+/// here first. Not an MP4, or no `moov`: nothing to check (the decoder decides).
+pub(crate) fn check_mp4_tables(file: &[u8]) -> Result<()> {
+    let first: &[u8] = file.get(4..8).unwrap_or(b"");
+    if ![b"ftyp", b"moov", b"free", b"skip", b"wide", b"mdat"]
+        .iter()
+        .any(|k| k.as_slice() == first)
+    {
+        return Ok(());
+    }
+    let mut moov = None;
+    for c in children(file) {
+        match c {
+            Ok((kind, body)) if &kind == b"moov" => {
+                moov = Some(body);
+                break;
+            }
+            Ok(_) => {}
+            // A top-level box that runs past the end: the moov, if any, is cut short.
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(moov) = moov else {
+        return Ok(());
+    };
+    if moov.len() as u64 > MAX_MOOV_BYTES {
+        return Err(Error::Corrupt(format!("moov box of {} bytes", moov.len())));
+    }
+    for c in children(moov) {
+        let (kind, trak) = c?;
+        if &kind != b"trak" {
+            continue;
+        }
+        let Some(mdia) = child(trak, b"mdia")? else {
+            continue;
+        };
+        let Some(minf) = child(mdia, b"minf")? else {
+            continue;
+        };
+        let Some(stbl) = child(minf, b"stbl")? else {
+            continue;
+        };
+        for t in children(stbl) {
+            let (kind, body) = t?;
+            let mut c = Cursor::new(body);
+            let entry = match &kind {
+                b"stco" | b"stss" => 4,
+                b"co64" | b"stts" | b"ctts" => 8,
+                b"stsc" => 12,
+                b"stsz" => {
+                    c.skip(4)?;
+                    let fixed = c.u32()?;
+                    if fixed > MAX_SAMPLE_BYTES {
+                        return Err(Error::Corrupt(format!("samples of {fixed} bytes")));
+                    }
+                    if fixed != 0 {
+                        continue;
+                    }
+                    4
+                }
+                _ => continue,
+            };
+            if &kind != b"stsz" {
+                c.skip(4)?;
+            }
+            let n = c.count(entry)?;
+            if n as u64 > MAX_SAMPLES {
+                return Err(Error::Corrupt(format!(
+                    "a '{}' table declares {n} entries",
+                    fourcc(&kind)
+                )));
+            }
+            // Each sample is read whole into memory: no sample may claim more than the limit.
+            if &kind == b"stsz" {
+                for _ in 0..n {
+                    let size = c.u32()?;
+                    if size > MAX_SAMPLE_BYTES {
+                        return Err(Error::Corrupt(format!("a sample of {size} bytes")));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_moov(moov: &[u8]) -> Result<VideoTrack> {
     for c in children(moov) {
         let (kind, trak) = c?;
