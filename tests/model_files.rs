@@ -37,7 +37,7 @@ fn damaged_voice_and_face_files_are_typed_errors() {
             "random weights",
             vj.clone(),
             (0..4096u32)
-                .map(|i| (i * 2654435761u32 >> 24) as u8)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
                 .collect(),
         ),
         ("the face's weights", vj.clone(), fw.clone()),
