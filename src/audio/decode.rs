@@ -82,6 +82,26 @@ pub fn decode_bytes(
     }
 }
 
+/// A sample rate from a header outside the supported range is [`Error::InvalidHeader`].
+fn check_rate(rate: u32) -> Result<()> {
+    if (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+        return Ok(());
+    }
+    Err(Error::InvalidHeader(format!(
+        "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
+    )))
+}
+
+/// No channels, or more than supported, is [`Error::InvalidHeader`].
+fn check_channels(channels: usize) -> Result<()> {
+    if (1..=MAX_CHANNELS).contains(&channels) {
+        return Ok(());
+    }
+    Err(Error::InvalidHeader(format!(
+        "{channels} channels (1..={MAX_CHANNELS} supported)"
+    )))
+}
+
 /// A WAV file's `fmt ` chunk, checked before the third-party parser sees it (which panics on a
 /// 0 Hz rate): no channels, or a sample rate outside the supported range, is
 /// [`Error::InvalidHeader`]. Other files pass unchecked.
@@ -102,17 +122,8 @@ fn check_wav_header(bytes: &[u8]) -> Result<()> {
             }
             let channels = u16::from_le_bytes([body[2], body[3]]);
             let rate = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes"));
-            if channels == 0 || channels as usize > MAX_CHANNELS {
-                return Err(Error::InvalidHeader(format!(
-                    "{channels} channels (1..={MAX_CHANNELS} supported)"
-                )));
-            }
-            if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
-                return Err(Error::InvalidHeader(format!(
-                    "sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
-                )));
-            }
-            return Ok(());
+            check_channels(channels as usize)?;
+            return check_rate(rate);
         }
         // Chunks are padded to an even length.
         pos = pos
@@ -246,15 +257,9 @@ fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> R
         ));
     }
     let header_rate = params.sample_rate.unwrap_or(0);
-    if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&header_rate) {
-        return Err(Error::InvalidHeader(format!(
-            "sample rate {header_rate} Hz is outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
-        )));
-    }
+    check_rate(header_rate)?;
     if let Some(ch) = params.channels {
-        if ch.count() == 0 || ch.count() > MAX_CHANNELS {
-            return Err(Error::InvalidHeader(format!("{} channels", ch.count())));
-        }
+        check_channels(ch.count())?;
     }
 
     let mut decoder = symphonia::default::get_codecs()
@@ -314,9 +319,7 @@ fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> R
         };
         let spec = *decoded.spec();
         let channels = spec.channels.count();
-        if channels == 0 || channels > MAX_CHANNELS {
-            return Err(Error::InvalidHeader(format!("{channels} channels")));
-        }
+        check_channels(channels)?;
         if decoded.frames() == 0 {
             continue;
         }
