@@ -36,3 +36,23 @@ fn audio_decode_findings() {
         }
     }
 }
+
+/// The FLAC comment blocks that asked symphonia for gigabytes are refused before it reads them,
+/// with the marker at the start of the file and after leading junk alike.
+#[test]
+fn flac_comment_lengths_are_refused_before_allocation() {
+    for name in [
+        "oom-flac-comment-length.bin",
+        "oom-flac-comment-after-junk.bin",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz/audio_decode")
+            .join(name);
+        let data = std::fs::read(&path).unwrap();
+        let r = facevox::audio::decode_bytes(data[1..].to_vec(), Some("flac"), &Default::default());
+        match r {
+            Err(facevox::Error::Corrupt(msg)) => assert!(msg.contains("FLAC"), "{name}: {msg}"),
+            other => panic!("{name}: expected a FLAC metadata error, got {other:?}"),
+        }
+    }
+}

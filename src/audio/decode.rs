@@ -137,11 +137,15 @@ fn check_wav_header(bytes: &[u8]) -> Result<()> {
 /// A FLAC file's metadata blocks, checked before the third-party parser reads them: every
 /// block must fit in the file, and the lengths inside a Vorbis comment or picture block must
 /// fit in the block (symphonia reserves memory from them first: a 5 kB file whose comment
-/// claimed 3.7 GB was found by fuzzing). Other files pass unchecked.
+/// claimed 3.7 GB was found by fuzzing). The probe takes the first format marker in the first
+/// MiB, so a `fLaC` marker after leading junk is checked too (a 153-byte file with the marker at
+/// byte 33 asked for 2.9 GB); files that open with another container's signature, which the
+/// probe matches first, pass unchecked, as do files without the marker.
 fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
-    if !bytes.starts_with(b"fLaC") {
+    let Some(start) = flac_marker(bytes) else {
         return Ok(());
-    }
+    };
+    let bytes = &bytes[start..];
     let bad = |what: &str| Err(Error::Corrupt(format!("FLAC metadata: {what}")));
     let mut pos = 4usize;
     while pos + 4 <= bytes.len() {
@@ -208,6 +212,20 @@ fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where symphonia's probe would find a FLAC stream: the first `fLaC` in the first MiB (its
+/// search limit), unless the file opens with a RIFF, Ogg, MP4 or MPEG-audio signature.
+fn flac_marker(bytes: &[u8]) -> Option<usize> {
+    let other = bytes.starts_with(b"RIFF")
+        || bytes.starts_with(b"OggS")
+        || bytes.get(4..8) == Some(b"ftyp".as_slice())
+        || (bytes.len() >= 2 && bytes[0] == 0xff && bytes[1] & 0xe0 == 0xe0);
+    if other {
+        return None;
+    }
+    let limit = bytes.len().min(1 << 20);
+    bytes[..limit].windows(4).position(|w| w == b"fLaC")
 }
 
 fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> Result<AudioClip> {
