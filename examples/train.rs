@@ -90,6 +90,9 @@ struct Args {
     /// Override the config's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Override the config's member count (networks averaged).
+    #[arg(long)]
+    members: Option<usize>,
     /// Feature cache folder.
     #[arg(long, default_value = "target/facevox-cache")]
     cache: PathBuf,
@@ -112,6 +115,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(s) = args.seed {
         cfg.train.seed = s;
+    }
+    if let Some(m) = args.members {
+        cfg.members = m;
     }
     cfg.validate()?;
     std::fs::create_dir_all(&args.out)?;

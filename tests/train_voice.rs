@@ -411,3 +411,36 @@ fn cross_validation_with_another_corpus_tests_only_the_folded_one() {
         assert_eq!(f.n_train, 48 - test_n + 12);
     }
 }
+
+/// With a log folder, each fold's model is saved, and loading it back gives that fold's
+/// out-of-fold predictions: what `examples/robustness` scores the held-out speakers with.
+#[test]
+fn cross_validation_saves_each_fold_model() {
+    use facevox::training::cross_validate_voice;
+    let examples = synthetic(48, 31, true, true);
+    let dir = std::env::temp_dir().join(format!("facevox_cv_folds_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cv = cross_validate_voice(&config(1), &examples, 3, 7, 0, Some(&dir), None).unwrap();
+    for (k, fold) in cv.folds.iter().enumerate() {
+        let (file, predictor) =
+            VoicePredictor::load(&dir.join(format!("fold_{}", k + 1)).join("voice")).unwrap();
+        assert_eq!(
+            file.provenance["test_speakers"],
+            serde_json::json!(fold.test_groups)
+        );
+        for o in &fold.test_predictions {
+            let p = predictor
+                .predict(&[&examples[o.index].mel])
+                .unwrap()
+                .remove(0);
+            for (a, b) in p.gender.iter().zip(&o.prediction.gender) {
+                assert!((a - b).abs() < 1e-5, "fold {}: {a} vs {b}", k + 1);
+            }
+            for (a, b) in p.emotion.iter().zip(&o.prediction.emotion) {
+                assert!((a - b).abs() < 1e-5, "fold {}: {a} vs {b}", k + 1);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

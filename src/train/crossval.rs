@@ -21,7 +21,7 @@ use crate::audio::LogMel;
 use crate::eval::{
     by_group, stratified_group_k_fold, BinaryReport, ClassificationReport, CrossValidationReport,
 };
-use crate::model::{TestTimeViews, VoicePredictor};
+use crate::model::{TestTimeViews, VoiceModelFile, VoicePredictor};
 use crate::rng::SeededRng;
 use crate::{Error, Result};
 
@@ -104,8 +104,10 @@ pub struct VoiceCrossValidation {
 
 /// Runs `k`-fold cross-validation over `examples` grouped by [`VoiceExample::group`].
 /// `fold_seed` fixes the assignment of speakers to folds. Fold logs are written to
-/// `log_dir/fold_N.jsonl` when given. `max_folds` stops after that many folds (for quick
-/// experiments; a full run passes `None`).
+/// `log_dir/fold_N.jsonl` when given, and each fold's model (all its members, with the
+/// config's test-time views, uncalibrated) to `log_dir/fold_N/voice.json` +
+/// `voice.safetensors`: what the robustness example scores its test speakers with.
+/// `max_folds` stops after that many folds (for quick experiments; a full run passes `None`).
 ///
 /// # Errors
 ///
@@ -247,6 +249,29 @@ pub fn cross_validate_voice_with_extra(
                 }
                 inner_validation_tta.push(TtaScore { tta, metrics });
             }
+        }
+        if let Some(dir) = log_dir {
+            let file = VoiceModelFile {
+                tta: cfg.tta.clone(),
+                provenance: serde_json::json!({
+                    "cross_validation_fold": fi + 1,
+                    "test_speakers": fold.test_groups,
+                    "validation_speakers": validation_groups,
+                    "training_clips": tr.len(),
+                    "fold_seed": fold_seed,
+                    "train": cfg.train,
+                }),
+                ..VoiceModelFile::new(
+                    cfg.model.clone(),
+                    cfg.mel.clone(),
+                    cfg.emotions.clone(),
+                    cfg.members,
+                )
+            };
+            let out = dir.join(format!("fold_{}", fi + 1));
+            std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+            let varmaps: Vec<_> = members.iter().map(|m| &m.varmap).collect();
+            file.save(&varmaps, &out.join("voice"))?;
         }
         let outcome = members.swap_remove(0);
 
