@@ -9,7 +9,7 @@
 //! * [`report`]: serialisable reports with plain-text tables ([`ClassificationReport`],
 //!   [`BinaryReport`], [`SubgroupReport`], [`CrossValidationReport`]) and
 //!   [`to_json_pretty`].
-//! * [`plot`]: SVG confusion-matrix heat maps and ROC curves.
+//! * [`plot`]: SVG confusion-matrix heat maps, ROC curves and accuracy curves.
 //! * [`calibration`]: reliability tables, expected calibration error, temperature fitting and
 //!   reliability diagrams.
 //!
@@ -43,7 +43,7 @@ pub use manifest::{score_manifest, AbstentionScores, ManifestBranch, ManifestRep
 pub use metrics::{
     argmax_among, argmax_among_batch, roc_curve, ConfusionMatrix, RocCurve, RocPoint,
 };
-pub use plot::{plot_confusion_matrix, plot_roc_curve};
+pub use plot::{plot_confusion_matrix, plot_curves, plot_roc_curve, Curve};
 pub use report::{
     binary_by_group, by_group, to_json_pretty, BinaryReport, ClassMetrics, ClassificationReport,
     CrossValidationReport, FoldSummary, HeadlineMetrics, MetricSummary, SubgroupReport,

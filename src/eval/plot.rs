@@ -1,5 +1,5 @@
 //! SVG plots of evaluation results, drawn with plotters' SVG backend: a row-normalised
-//! confusion-matrix heat map and a ROC curve.
+//! confusion-matrix heat map, a ROC curve, and accuracy curves over a series of conditions.
 //!
 //! Text is written as SVG `<text>` elements (font family `sans-serif`), so drawing needs no
 //! font files or font libraries; the viewer renders the text.
@@ -248,6 +248,146 @@ fn draw_roc(
     Ok(())
 }
 
+/// One line of [`plot_curves`]: a value per condition, with an optional spread (drawn as a
+/// bar of ± that much around each point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Legend text.
+    pub label: String,
+    /// The value at each condition (`None` where it was not measured), in [0, 1].
+    pub values: Vec<Option<f64>>,
+    /// Spread at each condition (a standard deviation over folds), same length as `values`.
+    pub spread: Option<Vec<f64>>,
+    /// Dashed (a reference line) rather than solid.
+    pub dashed: bool,
+}
+
+/// Line colours of [`plot_curves`], in order (then repeated).
+const CURVE_COLOURS: [(u8, u8, u8); 8] = [
+    (23, 70, 140),
+    (200, 80, 20),
+    (40, 140, 60),
+    (150, 40, 150),
+    (120, 120, 120),
+    (20, 150, 170),
+    (180, 30, 60),
+    (110, 90, 20),
+];
+
+/// Draws accuracy-like `curves` (values in [0, 1]) against the conditions named by
+/// `conditions` (the x axis, in order: say clean, then rising severities) and writes the SVG
+/// to `path`. Curves with the same index share a colour across plots.
+///
+/// # Errors
+///
+/// [`Error::InvalidConfig`] when a curve's length differs from the conditions';
+/// [`Error::Io`] when the file cannot be written.
+pub fn plot_curves<S: AsRef<str>>(
+    curves: &[Curve],
+    conditions: &[S],
+    title: &str,
+    x_desc: &str,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let names: Vec<String> = conditions.iter().map(|c| c.as_ref().to_string()).collect();
+    for c in curves {
+        if c.values.len() != names.len()
+            || c.spread.as_ref().is_some_and(|s| s.len() != names.len())
+        {
+            return Err(Error::InvalidConfig(format!(
+                "curve {:?} has {} values for {} conditions",
+                c.label,
+                c.values.len(),
+                names.len()
+            )));
+        }
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
+        draw_curves(&root, curves, &names, title, x_desc).map_err(draw_error(path))?;
+        root.present().map_err(draw_error(path))?;
+    }
+    write_svg(&svg, path)
+}
+
+/// The drawing commands of [`plot_curves`].
+fn draw_curves(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    curves: &[Curve],
+    names: &[String],
+    title: &str,
+    x_desc: &str,
+) -> std::result::Result<(), DrawingAreaErrorKind<std::io::Error>> {
+    root.fill(&WHITE)?;
+    let last = names.len().saturating_sub(1).max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.2f64..last + 0.2, 0f64..1f64)?;
+    let label_of = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("accuracy")
+        .x_labels(names.len().max(2))
+        .x_label_formatter(&label_of)
+        .y_labels(11)
+        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    for (i, c) in curves.iter().enumerate() {
+        let (r, g, b) = CURVE_COLOURS[i % CURVE_COLOURS.len()];
+        let colour = RGBColor(r, g, b);
+        let style = colour.stroke_width(2);
+        let points: Vec<(f64, f64)> = c
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(x, v)| v.map(|v| (x as f64, v)))
+            .collect();
+        let dashed = c.dashed;
+        let series = if dashed {
+            chart.draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))?
+        } else {
+            chart.draw_series(LineSeries::new(points.clone(), style))?
+        };
+        series
+            .label(c.label.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        if let Some(spread) = &c.spread {
+            chart.draw_series(points.iter().map(|&(x, y)| {
+                let s = spread[x as usize];
+                PathElement::new(
+                    [(x, (y - s).max(0.0)), (x, (y + s).min(1.0))],
+                    colour.stroke_width(1),
+                )
+            }))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +473,53 @@ mod tests {
         let err = plot_roc_curve(&roc, "t", &dir).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn curves_svg_has_every_line_condition_and_legend() {
+        let curves = vec![
+            Curve {
+                label: "face emotion".into(),
+                values: vec![Some(0.8), Some(0.6), None],
+                spread: Some(vec![0.02, 0.05, 0.0]),
+                dashed: false,
+            },
+            Curve {
+                label: "voice alone (clean)".into(),
+                values: vec![Some(0.6); 3],
+                spread: None,
+                dashed: true,
+            },
+        ];
+        let dir = temp_dir("curves");
+        let path = dir.join("c.svg");
+        plot_curves(
+            &curves,
+            &["clean", "sigma 1", "sigma 2"],
+            "Blur",
+            "severity",
+            &path,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg"));
+        for text in [
+            "face emotion",
+            "voice alone (clean)",
+            "clean",
+            "sigma 1",
+            "sigma 2",
+            "Blur",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        // Two measured points of the first curve, three of the second.
+        assert_eq!(svg.matches("<circle").count(), 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let bad = Curve {
+            values: vec![Some(0.5)],
+            ..curves[0].clone()
+        };
+        assert!(plot_curves(&[bad], &["a", "b"], "t", "x", dir.join("x.svg")).is_err());
     }
 }
