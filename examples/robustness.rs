@@ -44,7 +44,7 @@ use facevox::audio::{decode_bytes, decode_file, AudioClip, DecodeOptions, Resamp
 use facevox::model::fusion::{BranchProbs, FusionModelFile};
 use facevox::model::{Calibration, FacePredictor};
 use facevox::training::data::{load_ravdess, RavdessFilter};
-use facevox::training::eval::{plot_curves, Curve};
+use facevox::training::eval::{plot_curves, Curve, FoldSummary};
 use facevox::training::face_protocol::{face_splits, FaceSplitConfig, FaceSplits};
 use facevox::training::{
     train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig, VoiceCrossValidation,
@@ -141,14 +141,6 @@ fn argmax(v: &[f32]) -> usize {
     (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b })
 }
 
-/// Mean and standard deviation (n - 1) of per-part accuracies.
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (m, var.sqrt())
-}
-
 /// Hits per part: accuracy per part, then mean ± std over the parts.
 #[derive(Default, Clone)]
 struct Tally(BTreeMap<usize, (usize, usize)>);
@@ -169,10 +161,11 @@ impl Tally {
             .filter(|e| e.1 > 0)
             .map(|e| e.0 as f64 / e.1 as f64)
             .collect();
-        if accs.is_empty() {
-            return (f64::NAN, f64::NAN);
+        match accs.len() {
+            0 => (f64::NAN, f64::NAN),
+            1 => (accs[0], 0.0),
+            _ => FoldSummary::new(accs).map_or((f64::NAN, f64::NAN), |s| (s.mean, s.std)),
         }
-        mean_std(&accs)
     }
 }
 
@@ -642,6 +635,24 @@ fn tally_outputs(
         }
     }
     (g, e, refused)
+}
+
+/// A Markdown table row: the name, the corruption, then each condition's mean accuracy in %
+/// (`-` where there was nothing to score) from a `curve_json` series.
+fn table_row(name: &str, corruption: &str, series: &Value) -> String {
+    let cells: Vec<String> = series
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            x["mean"]
+                .as_f64()
+                .filter(|m| m.is_finite())
+                .map_or("-".into(), |m| format!("{:.1}", 100.0 * m))
+        })
+        .collect();
+    format!("| {name} | {corruption} | {} |\n", cells.join(" | "))
 }
 
 fn curve_json(per_level: &[(Tally, Tally, usize)]) -> Value {
@@ -1139,16 +1150,7 @@ fn run(args: Args) -> Res<()> {
     };
     let mut table = String::new();
     let mut row = |branch: &str, c: &Corruption, task: &str, v: &Value| {
-        let (values, _) = series(v);
-        let cells: Vec<String> = values
-            .iter()
-            .map(|m| m.map_or("-".into(), |m| format!("{:.1}", 100.0 * m)))
-            .collect();
-        table.push_str(&format!(
-            "| {branch} {task} | {} | {} |\n",
-            c.name,
-            cells.join(" | ")
-        ));
+        table.push_str(&table_row(&format!("{branch} {task}"), c.name, v));
     };
     for (branch, list, report, fused, other) in [
         (
@@ -1230,16 +1232,7 @@ fn run(args: Args) -> Res<()> {
                 for task in ["emotion", "gender"] {
                     let values = &per_variant[label][task];
                     curves.push(curve(&format!("{task}: {label}"), values, v >= 2));
-                    let (means, _) = series(values);
-                    let cells: Vec<String> = means
-                        .iter()
-                        .map(|m| m.map_or("-".into(), |m| format!("{:.1}", 100.0 * m)))
-                        .collect();
-                    variant_table.push_str(&format!(
-                        "| {task}: {label} | {} | {} |\n",
-                        c.name,
-                        cells.join(" | ")
-                    ));
+                    variant_table.push_str(&table_row(&format!("{task}: {label}"), c.name, values));
                 }
             }
             plot_curves(
