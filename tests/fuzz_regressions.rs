@@ -56,3 +56,45 @@ fn flac_comment_lengths_are_refused_before_allocation() {
         }
     }
 }
+
+/// An ID3v2 frame that claims more than its tag holds (2.3 GB in a 35-byte tag) is refused
+/// before symphonia's probe reserves it; a well-formed tag (ffmpeg's, on the MP3 fixtures) still
+/// decodes.
+#[test]
+fn id3v2_frame_sizes_are_refused_before_allocation() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/audio_decode/oom-id3v2-frame-size.bin");
+    let data = std::fs::read(path).unwrap();
+    match facevox::audio::decode_bytes(data[1..].to_vec(), Some("mp3"), &Default::default()) {
+        Err(facevox::Error::Corrupt(msg)) => assert!(msg.contains("ID3v2"), "{msg}"),
+        other => panic!("expected an ID3v2 error, got {other:?}"),
+    }
+    // ffmpeg's tag on a real MP3 passes the check.
+    let tone =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/tone.mp3"))
+            .unwrap();
+    assert!(tone.starts_with(b"ID3"));
+    let audio = tone[45..].to_vec();
+    let clip = facevox::audio::decode_bytes(tone, Some("mp3"), &Default::default()).unwrap();
+    assert!(!clip.samples.is_empty());
+    // A well-formed ID3v2.3 tag (plain 32-bit frame sizes, padding) before the same frames.
+    let mut v23 = b"ID3\x03\x00\x00\x00\x00\x00\x28TSSE\x00\x00\x00\x0f\x00\x00".to_vec();
+    v23.extend_from_slice(b"\x03Lavf59.27.100");
+    v23.extend_from_slice(&[0; 15]);
+    v23.extend_from_slice(&audio);
+    let again = facevox::audio::decode_bytes(v23, Some("mp3"), &Default::default()).unwrap();
+    assert_eq!(again.samples.len(), clip.samples.len());
+}
+
+/// An MP4 metadata tag whose `data` box claims 4.2 GB in a 5 kB file is refused before
+/// symphonia reserves it.
+#[test]
+fn mp4_metadata_box_sizes_are_refused_before_allocation() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/audio_decode/oom-mp4-ilst-data-size.bin");
+    let data = std::fs::read(path).unwrap();
+    match facevox::audio::decode_bytes(data[1..].to_vec(), Some("m4a"), &Default::default()) {
+        Err(facevox::Error::Corrupt(msg)) => assert!(msg.contains("'data'"), "{msg}"),
+        other => panic!("expected a box-size error, got {other:?}"),
+    }
+}

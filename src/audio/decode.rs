@@ -70,6 +70,7 @@ pub fn decode_bytes(
     }
     check_wav_header(&bytes)?;
     check_flac_metadata(&bytes)?;
+    check_id3v2_tags(&bytes)?;
     crate::vision::mp4::check_mp4_tables(&bytes)?;
     let ext = extension.map(str::to_owned);
     match catch_unwind(AssertUnwindSafe(|| {
@@ -226,6 +227,80 @@ fn flac_marker(bytes: &[u8]) -> Option<usize> {
     }
     let limit = bytes.len().min(1 << 20);
     bytes[..limit].windows(4).position(|w| w == b"fLaC")
+}
+
+/// ID3v2 tags, checked before symphonia's probe reads them: every frame must fit in its tag
+/// (the probe reserves a frame's declared size before reading it: fuzzing found a 272-byte file
+/// whose 35-byte tag held a frame claiming 2.3 GB). The probe reads each tag it meets before
+/// the first container or MPEG-audio signature in the first MiB and goes on after it; those
+/// are the tags checked, and a file without one passes unchecked.
+fn check_id3v2_tags(bytes: &[u8]) -> Result<()> {
+    let limit = bytes.len().min(1 << 20);
+    let mut pos = 0usize;
+    while pos + 10 <= limit {
+        let at = &bytes[pos..];
+        let format_signature = at.starts_with(b"RIFF")
+            || at.starts_with(b"OggS")
+            || at.starts_with(b"fLaC")
+            || at.get(4..8) == Some(b"ftyp".as_slice())
+            || (at[0] == 0xff && at[1] & 0xe0 == 0xe0);
+        if format_signature {
+            return Ok(());
+        }
+        let syncsafe = |b: &[u8]| {
+            b.iter()
+                .all(|&x| x < 0x80)
+                .then(|| b.iter().fold(0usize, |a, &x| (a << 7) | x as usize))
+        };
+        let version = at[3];
+        let tag_len = syncsafe(&at[6..10]);
+        let (true, 2..=4, Some(tag_len)) = (at.starts_with(b"ID3"), version, tag_len) else {
+            pos += 1;
+            continue;
+        };
+        let end = (pos + 10 + tag_len).min(bytes.len());
+        let bad = |what: &str| Err(Error::Corrupt(format!("ID3v2 tag at byte {pos}: {what}")));
+        let mut frame = pos + 10;
+        // An extended header (flag 0x40, v2.3 and v2.4) comes first.
+        if version >= 3 && at[5] & 0x40 != 0 {
+            let Some(size) = bytes.get(frame..frame + 4) else {
+                return bad("the extended header is cut short");
+            };
+            let skip = if version == 3 {
+                4 + u32::from_be_bytes(size.try_into().expect("4 bytes")) as usize
+            } else {
+                match syncsafe(size) {
+                    Some(n) => n,
+                    None => return bad("the extended header's size is not synchsafe"),
+                }
+            };
+            frame = frame.saturating_add(skip);
+        }
+        let header = if version == 2 { 6 } else { 10 };
+        while frame + header <= end {
+            let h = &bytes[frame..frame + header];
+            if h[0] == 0 {
+                break; // padding
+            }
+            let size = match version {
+                2 => u32::from_be_bytes([0, h[3], h[4], h[5]]) as usize,
+                3 => u32::from_be_bytes(h[4..8].try_into().expect("4 bytes")) as usize,
+                // v2.4 sizes are synchsafe (seven bits a byte, as the probe reads them).
+                _ => h[4..8]
+                    .iter()
+                    .fold(0usize, |a, &x| (a << 7) | (x & 0x7f) as usize),
+            };
+            if size > end - (frame + header) {
+                return bad(&format!(
+                    "a frame claims {size} bytes, more than its tag holds ({} left)",
+                    end - (frame + header)
+                ));
+            }
+            frame += header + size;
+        }
+        pos = end.max(pos + 1);
+    }
+    Ok(())
 }
 
 fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> Result<AudioClip> {

@@ -387,6 +387,7 @@ pub(crate) fn check_mp4_tables(file: &[u8]) -> Result<()> {
     if moov.len() as u64 > MAX_MOOV_BYTES {
         return Err(Error::Corrupt(format!("moov box of {} bytes", moov.len())));
     }
+    check_metadata_boxes(moov, false, 0)?;
     for c in children(moov) {
         let (kind, trak) = c?;
         if &kind != b"trak" {
@@ -440,6 +441,42 @@ pub(crate) fn check_mp4_tables(file: &[u8]) -> Result<()> {
                     }
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every box of the metadata trees (`udta`, `meta`, `ilst` and its tags, in the
+/// `moov` and in each `trak`) fits in its parent: symphonia reserves a tag's declared size
+/// before reading it (fuzzing found a 5 kB file whose `data` atom claimed 4.2 GB).
+fn check_metadata_boxes(container: &[u8], in_ilst: bool, depth: usize) -> Result<()> {
+    if depth > 8 {
+        return Ok(());
+    }
+    for c in children(container) {
+        let (kind, body) = c?;
+        if in_ilst {
+            // A tag: its `data` (and `mean`, `name`) boxes must fit in it.
+            for d in children(body) {
+                d?;
+            }
+            continue;
+        }
+        match &kind {
+            b"trak" | b"udta" => check_metadata_boxes(body, false, depth + 1)?,
+            b"ilst" => check_metadata_boxes(body, true, depth + 1)?,
+            // A full box (version and flags, then children); QuickTime's has no version and
+            // its first child, `hdlr`, starts at once.
+            b"meta" => {
+                let quicktime = body.get(4..8) == Some(b"hdlr".as_slice());
+                let rest = if quicktime {
+                    body
+                } else {
+                    body.get(4..).unwrap_or(&[])
+                };
+                check_metadata_boxes(rest, false, depth + 1)?;
+            }
+            _ => {}
         }
     }
     Ok(())
