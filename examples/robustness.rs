@@ -17,8 +17,9 @@
 //!   members). Corruptions are applied to the waveform at the model's sample rate; the analyser
 //!   then runs as on any recording (silence trimming, log-mel, network). Spread: standard
 //!   deviation over the folds. Every fold model (and, with `--compare-fixed-vad`, each with the
-//!   old fixed-threshold silence trimming) is also reported on its own, both tasks, in
-//!   `variants.md` and `voice_<name>_variants.svg`.
+//!   old fixed-threshold silence trimming, and each `--voice-variant LABEL=DIR`, e.g. a recipe
+//!   retrained with the corruptions as augmentation) is also reported on its own, both tasks,
+//!   in `variants.md` and `voice_<name>_variants.svg`.
 //! * Face: `--faces-per-set` faces drawn (seeded) from FER+ Valid (emotion) and from the
 //!   FairFace held-out part (perceived gender), never trained on. Corruptions are applied to
 //!   the face crop after detection, in coordinates relative to the face box (so each crop view
@@ -75,6 +76,11 @@ struct Args {
     /// threshold switched off), for a before/after comparison.
     #[arg(long)]
     compare_fixed_vad: bool,
+    /// A further voice model to report on its own, both tasks (`LABEL=DIR`, a cross-validation
+    /// folder with the same folds; repeatable): e.g. a recipe retrained with the corruptions
+    /// as augmentation, beside the one it replaces.
+    #[arg(long = "voice-variant", value_name = "LABEL=DIR")]
+    voice_variants: Vec<String>,
     /// RAVDESS speech folder.
     #[arg(long)]
     ravdess: PathBuf,
@@ -698,6 +704,14 @@ fn load_folds(
     Ok((cv, models))
 }
 
+/// Whether two cross-validations test the same speakers in the same folds.
+fn same_folds(a: &VoiceCrossValidation, b: &VoiceCrossValidation) -> bool {
+    let groups = |c: &VoiceCrossValidation| -> Vec<Vec<String>> {
+        c.folds.iter().map(|f| f.test_groups.clone()).collect()
+    };
+    groups(a) == groups(b)
+}
+
 fn run(args: Args) -> Res<()> {
     std::fs::create_dir_all(&args.out)?;
     let (cv, emotion_models) = load_folds(&args.voice_cv, false)?;
@@ -708,13 +722,20 @@ fn run(args: Args) -> Res<()> {
         vec![("emotion recipe".into(), emotion_models)];
     if let Some(dir) = &args.voice_gender_cv {
         let (gcv, models) = load_folds(dir, false)?;
-        let groups = |c: &VoiceCrossValidation| -> Vec<Vec<String>> {
-            c.folds.iter().map(|f| f.test_groups.clone()).collect()
-        };
-        if groups(&gcv) != groups(&cv) {
+        if !same_folds(&gcv, &cv) {
             return Err("the two voice cross-validations have different folds".into());
         }
         variants.push(("gender recipe".into(), models));
+    }
+    for spec in &args.voice_variants {
+        let (label, dir) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--voice-variant wants LABEL=DIR, got {spec:?}"))?;
+        let (vcv, models) = load_folds(std::path::Path::new(dir), false)?;
+        if !same_folds(&vcv, &cv) {
+            return Err(format!("{dir}: its folds differ from --voice-cv's").into());
+        }
+        variants.push((label.to_string(), models));
     }
     if args.compare_fixed_vad {
         variants.push((

@@ -32,6 +32,9 @@ pub struct AudioAugmentConfig {
     pub noise_probability: f32,
     /// SNR range in dB (uniform) for the added noise.
     pub noise_snr_db: (f32, f32),
+    /// Spectra the added noise takes, one drawn uniformly per noisy example (no random number
+    /// is drawn when there is one). Default: pink-ish room noise only.
+    pub noise_colours: Vec<NoiseColour>,
     /// Number of SpecAugment time masks.
     pub time_masks: usize,
     /// Longest time mask, in frames.
@@ -59,6 +62,20 @@ pub struct AudioAugmentConfig {
     pub gender_warp_max: Option<f32>,
     /// Recording-channel augmentation (room, band limit, codec). `None`: off.
     pub channel: Option<ChannelAugmentConfig>,
+}
+
+/// The spectrum of added noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseColour {
+    /// Room noise: 6 dB more power in the lowest mel band than in the highest, steady in time.
+    Pink,
+    /// White noise (hiss, a cheap microphone's preamp): flat over the (area-normalised) mel
+    /// bands, steady in time.
+    White,
+    /// Babble: the clip's own long-term spectrum (speech-shaped), its level swinging from frame
+    /// to frame as a few overlapping talkers' does.
+    Babble,
 }
 
 /// Recording-channel augmentation: the room, the microphone's or line's band, and a lossy
@@ -224,6 +241,7 @@ impl Default for AudioAugmentConfig {
             gain_db: Some((-6.0, 6.0)),
             noise_probability: 0.5,
             noise_snr_db: (10.0, 40.0),
+            noise_colours: vec![NoiseColour::Pink],
             time_masks: 2,
             time_mask_max: 20,
             freq_masks: 2,
@@ -253,6 +271,7 @@ impl AudioAugmentConfig {
             gain_db: None,
             noise_probability: 0.0,
             noise_snr_db: (20.0, 20.0),
+            noise_colours: vec![NoiseColour::Pink],
             time_masks: 0,
             time_mask_max: 0,
             freq_masks: 0,
@@ -298,16 +317,57 @@ pub fn apply_gain(mel: &mut LogMel, db: f32) {
 /// Adds noise at `snr_db` below the clip's mean mel power (in the power domain), with the
 /// per-bin fluctuation of a noise spectrum averaged over a few FFT bins.
 pub fn add_noise(mel: &mut LogMel, snr_db: f32, rng: &mut SeededRng) {
-    let n = mel.data.len().max(1) as f64;
+    add_coloured_noise(mel, snr_db, NoiseColour::Pink, rng);
+}
+
+/// [`add_noise`] with the noise spectrum `colour`, its level set by `snr_db` against the
+/// clip's mean power (white and babble exactly; pink's tilt puts it about 1 dB above).
+pub fn add_coloured_noise(mel: &mut LogMel, snr_db: f32, colour: NoiseColour, rng: &mut SeededRng) {
+    let (m, t) = (mel.n_mels, mel.n_frames);
+    if m == 0 || t == 0 {
+        return;
+    }
+    let n = mel.data.len() as f64;
     let mean_power = mel.data.iter().map(|&v| (v as f64).exp()).sum::<f64>() / n;
     let level = mean_power / 10f64.powf(snr_db as f64 / 10.0);
-    // A slightly tilted (pink-ish) noise: more energy in low bands, as room noise has.
-    let bands = mel.n_mels.max(1) as f64;
-    for b in 0..mel.n_mels {
-        let tilt = 2.0 - 1.5 * b as f64 / bands;
-        for v in &mut mel.data[b * mel.n_frames..(b + 1) * mel.n_frames] {
+    let bands = m as f64;
+    // Per-band shape (mean 1 over the bands for white and babble, 1.25 for pink).
+    let shape: Vec<f64> = match colour {
+        // A slightly tilted (pink-ish) noise: more energy in low bands, as room noise has.
+        NoiseColour::Pink => (0..m).map(|b| 2.0 - 1.5 * b as f64 / bands).collect(),
+        NoiseColour::White => vec![1.0; m],
+        NoiseColour::Babble => {
+            let band_power: Vec<f64> = mel
+                .data
+                .chunks(t)
+                .map(|band| band.iter().map(|&v| (v as f64).exp()).sum::<f64>() / t as f64)
+                .collect();
+            let mean = band_power.iter().sum::<f64>() / bands;
+            if mean > 0.0 && mean.is_finite() {
+                band_power.iter().map(|p| p / mean).collect()
+            } else {
+                vec![1.0; m]
+            }
+        }
+    };
+    // Babble's level moves slowly from frame to frame (a smoothed log-normal envelope, mean 1).
+    let envelope: Vec<f64> = if colour == NoiseColour::Babble {
+        let mut state = 0.0f64;
+        let raw: Vec<f64> = (0..t)
+            .map(|_| {
+                state = 0.8 * state + 0.6 * rng.normal();
+                state.exp()
+            })
+            .collect();
+        let mean = raw.iter().sum::<f64>() / t as f64;
+        raw.iter().map(|e| e / mean).collect()
+    } else {
+        vec![1.0; t]
+    };
+    for (b, band) in mel.data.chunks_mut(t).enumerate() {
+        for (v, env) in band.iter_mut().zip(&envelope) {
             let fluct = (1.0 + 0.35 * rng.normal()).max(0.05);
-            *v = ((*v as f64).exp() + level * tilt * fluct).ln() as f32;
+            *v = ((*v as f64).exp() + level * shape[b] * env * fluct).ln() as f32;
         }
     }
 }
@@ -400,8 +460,13 @@ pub fn augment_example_warped(
         let (lo, hi) = cfg.noise_snr_db;
         // The SNR is drawn for the unscaled clip, so gain moves the voice against the noise.
         let snr = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+        let colour = match cfg.noise_colours.len() {
+            0 => NoiseColour::Pink,
+            1 => cfg.noise_colours[0],
+            k => cfg.noise_colours[rng.below(k)],
+        };
         apply_gain(&mut out, gain);
-        add_noise(&mut out, snr + gain, rng);
+        add_coloured_noise(&mut out, snr + gain, colour, rng);
     } else {
         apply_gain(&mut out, gain);
     }
@@ -555,6 +620,99 @@ mod tests {
         assert!((two.data[0] - 10.0).abs() < 0.1, "{:?}", two.data);
         assert!(two.data[1] > 0.0, "{:?}", two.data);
         assert!(two.data[1] >= -20.0);
+    }
+
+    #[test]
+    fn noise_colours_have_their_spectra() {
+        // A silent-ish clip (every bin at -30): the added noise is all there is.
+        let quiet = || LogMel {
+            data: vec![-30.0; 8 * 400],
+            n_mels: 8,
+            n_frames: 400,
+        };
+        let band_means = |m: &LogMel| -> Vec<f64> {
+            (0..m.n_mels)
+                .map(|b| m.band(b).iter().map(|&v| (v as f64).exp()).sum::<f64>() / 400.0)
+                .collect()
+        };
+        // The power the noise added to each band.
+        let added_to = |m: &LogMel| -> Vec<f64> {
+            band_means(m).iter().map(|p| p - (-30f64).exp()).collect()
+        };
+        // Pink through add_noise and through add_coloured_noise: the same numbers.
+        let (mut a, mut b) = (quiet(), quiet());
+        add_noise(&mut a, 0.0, &mut SeededRng::new(5));
+        add_coloured_noise(&mut b, 0.0, NoiseColour::Pink, &mut SeededRng::new(5));
+        assert_eq!(a, b);
+        let pink = added_to(&a);
+        assert!(pink[0] > 2.5 * pink[7], "{pink:?}");
+        let mut w = quiet();
+        add_coloured_noise(&mut w, 0.0, NoiseColour::White, &mut SeededRng::new(5));
+        let white = added_to(&w);
+        assert!((white[0] / white[7] - 1.0).abs() < 0.1, "{white:?}");
+        // Babble follows the clip's own spectrum: a clip loud in band 2 gets noise loud in band 2.
+        let mut voiced = quiet();
+        voiced.data[2 * 400..3 * 400].fill(0.0);
+        let clean = voiced.clone();
+        add_coloured_noise(
+            &mut voiced,
+            10.0,
+            NoiseColour::Babble,
+            &mut SeededRng::new(5),
+        );
+        let added: Vec<f64> = band_means(&voiced)
+            .iter()
+            .zip(band_means(&clean))
+            .map(|(n, c)| n - c)
+            .collect();
+        assert!(added[2] > 100.0 * added[5], "{added:?}");
+        // ... and its level swings from frame to frame, unlike white noise's (a flat clip, the
+        // noise 10 dB above it, so both noises have the same spectrum and the noise dominates).
+        let frame_spread = |colour| {
+            let mut m = LogMel {
+                data: vec![0.0; 8 * 400],
+                n_mels: 8,
+                n_frames: 400,
+            };
+            add_coloured_noise(&mut m, -10.0, colour, &mut SeededRng::new(5));
+            // Variance over frames of the band-averaged log power.
+            let frames: Vec<f32> = (0..400)
+                .map(|k| (0..8).map(|b| m.get(b, k)).sum::<f32>() / 8.0)
+                .collect();
+            let mean = frames.iter().sum::<f32>() / 400.0;
+            frames.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 400.0
+        };
+        assert!(frame_spread(NoiseColour::Babble) > 4.0 * frame_spread(NoiseColour::White));
+        // Several colours: the draw is seeded, and a single colour draws no extra number.
+        let cfg = AudioAugmentConfig {
+            noise_probability: 1.0,
+            noise_colours: vec![NoiseColour::Pink],
+            ..AudioAugmentConfig::default()
+        };
+        let run = |c: &AudioAugmentConfig, seed| {
+            augment_example(
+                &ramp(8, 300),
+                c,
+                InputNorm::Utterance,
+                &MelConfig::default(),
+                &mut SeededRng::new(seed),
+            )
+        };
+        let mixed = AudioAugmentConfig {
+            noise_colours: vec![NoiseColour::Pink, NoiseColour::White, NoiseColour::Babble],
+            ..cfg.clone()
+        };
+        assert_eq!(run(&mixed, 3), run(&mixed, 3));
+        assert_eq!(
+            run(&cfg, 3),
+            run(
+                &AudioAugmentConfig {
+                    noise_colours: vec![],
+                    ..cfg.clone()
+                },
+                3
+            )
+        );
     }
 
     #[test]
