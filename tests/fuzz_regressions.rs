@@ -86,15 +86,22 @@ fn id3v2_frame_sizes_are_refused_before_allocation() {
     assert_eq!(again.samples.len(), clip.samples.len());
 }
 
-/// An MP4 metadata tag whose `data` box claims 4.2 GB in a 5 kB file is refused before
-/// symphonia reserves it.
+/// An MP4 metadata tag whose `data` box claims 4.2 GB in a 5 kB file, and a sample-to-chunk
+/// table declaring 18 GB of entries in a file with two bytes of junk before its `ftyp` box
+/// (where symphonia's probe still finds it), are refused before symphonia reserves them.
 #[test]
-fn mp4_metadata_box_sizes_are_refused_before_allocation() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/fuzz/audio_decode/oom-mp4-ilst-data-size.bin");
-    let data = std::fs::read(path).unwrap();
-    match facevox::audio::decode_bytes(data[1..].to_vec(), Some("m4a"), &Default::default()) {
-        Err(facevox::Error::Corrupt(msg)) => assert!(msg.contains("'data'"), "{msg}"),
-        other => panic!("expected a box-size error, got {other:?}"),
+fn mp4_box_sizes_are_refused_before_allocation() {
+    for (name, what) in [
+        ("oom-mp4-ilst-data-size.bin", "'data'"),
+        ("oom-mp4-stsc-after-junk.bin", ""),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz/audio_decode")
+            .join(name);
+        let data = std::fs::read(path).unwrap();
+        match facevox::audio::decode_bytes(data[1..].to_vec(), Some("m4a"), &Default::default()) {
+            Err(facevox::Error::Corrupt(msg)) => assert!(msg.contains(what), "{name}: {msg}"),
+            other => panic!("{name}: expected a box-size error, got {other:?}"),
+        }
     }
 }

@@ -363,12 +363,29 @@ fn require<'a>(data: &'a [u8], kind: &[u8; 4], parent: &str) -> Result<&'a [u8]>
 /// here first. Not an MP4, or no `moov`: nothing to check (the decoder decides).
 pub(crate) fn check_mp4_tables(file: &[u8]) -> Result<()> {
     let first: &[u8] = file.get(4..8).unwrap_or(b"");
-    if ![b"ftyp", b"moov", b"free", b"skip", b"wide", b"mdat"]
+    if [b"ftyp", b"moov", b"free", b"skip", b"wide", b"mdat"]
         .iter()
         .any(|k| k.as_slice() == first)
     {
-        return Ok(());
+        check_mp4_tables_at(file)?;
     }
+    // symphonia's probe finds an MP4 by the first `ftyp` in the first MiB, after any leading
+    // junk, and reads the boxes from there (fuzzing found a file with two bytes before its
+    // `ftyp` box that slipped past a check of the file's start); a file that opens with another
+    // container's signature is read as that container.
+    let other = file.starts_with(b"RIFF")
+        || file.starts_with(b"OggS")
+        || file.starts_with(b"fLaC")
+        || (file.len() >= 2 && file[0] == 0xff && file[1] & 0xe0 == 0xe0);
+    let limit = file.len().min(1 << 20);
+    match file[..limit].windows(4).position(|w| w == b"ftyp") {
+        Some(at) if !other && at >= 4 && at != 4 => check_mp4_tables_at(&file[at - 4..]),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_mp4_tables`] on a file that starts with its first box.
+fn check_mp4_tables_at(file: &[u8]) -> Result<()> {
     let mut moov = None;
     for c in children(file) {
         match c {
