@@ -12,7 +12,10 @@
 //! also rises to `noise_floor_margin_db` above the recording's noise floor (the 10th
 //! percentile of the frame levels), but never above `top_db / 2` below the loudest frame. On a
 //! clean recording the floor is far down and the threshold is `top_db` below the loudest frame,
-//! as before.
+//! as before. Measured on the 1,200 RAVDESS clips, each scored by the fold model that never
+//! heard its actor (`models/robustness/variants.md`): with white noise at 30 / 20 dB SNR the
+//! emotion accuracy is 61.9% / 57.3% against 50.7% / 42.3% with the fixed threshold, with
+//! babble at 30 dB 61.9% against 42.6%; clean, 66.2% against 65.8%.
 
 use serde::{Deserialize, Serialize};
 
