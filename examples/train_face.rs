@@ -25,8 +25,9 @@ use facevox::labels::{Emotion, Gender};
 use facevox::model::{FaceModelFile, FacePredictor, Prediction, TestTimeViews};
 use facevox::training::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::training::{
-    accuracy_by_group, face_splits, face_validation_metrics, group_gap, prediction_rows,
-    train_face, FaceExample, FaceSplitConfig, FaceSplits, FaceTrainingConfig,
+    accuracy_by_group, class_prior, face_splits, face_validation_metrics, group_gap,
+    prediction_rows, prior_sweep, train_face, FaceExample, FaceSplitConfig, FaceSplits,
+    FaceTrainingConfig,
 };
 use facevox::vision::{load_image, FaceCropper, FaceSource, RgbImage};
 
@@ -85,7 +86,19 @@ struct Args {
     /// for choosing between models without looking at the held-out parts.
     #[arg(long)]
     selection_only: bool,
+    /// With --evaluate: apply a logit adjustment of this strength to the emotion head, its
+    /// prior the class shares of the FER+ training part (`PriorCorrection`), before scoring.
+    #[arg(long)]
+    prior_tau: Option<f32>,
+    /// Also sweep the logit adjustment's strength (0 to 1.5 by 0.05) on the selection slice
+    /// and, unless --selection-only, FER+ Valid: emotion accuracy and UAR for each
+    /// (`prior_sweep` in report.json).
+    #[arg(long)]
+    prior_sweep: bool,
 }
+
+/// A split's name, its faces' emotion probabilities and their label indices.
+type SweepSet = (&'static str, Vec<Vec<f32>>, Vec<usize>);
 
 fn main() {
     if let Err(e) = run(Args::parse()) {
@@ -214,6 +227,39 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, Some(m)) => m,
         (None, None) => unreachable!("either trained or loaded"),
     };
+    // The emotion classes' shares of the training labels: the prior of a logit adjustment.
+    let train_prior = class_prior(
+        train.iter().filter_map(|e| {
+            e.emotion
+                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
+        }),
+        cfg.emotions.len(),
+    );
+    let model = match args.prior_tau {
+        Some(tau) => {
+            eprintln!("emotion prior correction: tau {tau}, prior {train_prior:?}");
+            model.with_prior_correction(Some(facevox::model::PriorCorrection {
+                tau,
+                prior: train_prior.clone(),
+            }))?
+        }
+        None => model,
+    };
+    // (split, emotion probabilities, label index) of the scored faces, for the sweep.
+    let mut sweep_sets: Vec<SweepSet> = Vec::new();
+    let emotion_labelled = |examples: &[FaceExample], preds: &[Prediction]| {
+        let (mut probs, mut labels) = (Vec::new(), Vec::new());
+        for (e, p) in examples.iter().zip(preds) {
+            if let Some(i) = e
+                .emotion
+                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
+            {
+                probs.push(p.emotion.clone());
+                labels.push(i);
+            }
+        }
+        (probs, labels)
+    };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();
     report.insert(
@@ -247,6 +293,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             rows.insert(format!("tta_flip_{flip}"), serde_json::to_value(&m)?);
             if flip {
                 dump += &prediction_rows("selection", select, &preds);
+                let (p, l) = emotion_labelled(select, &preds);
+                sweep_sets.push(("selection", p, l));
             }
         }
         report.insert("selection".into(), serde_json::Value::Object(rows));
@@ -256,6 +304,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !fer_valid.is_empty() && !args.selection_only {
         let preds = predict(&model, |s| &s.fer_valid, cfg.tta_flip)?;
         dump += &prediction_rows("ferplus_valid", fer_valid, &preds);
+        let (sp, sl) = emotion_labelled(fer_valid, &preds);
+        sweep_sets.push(("ferplus_valid", sp, sl));
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for (e, pr) in fer_valid.iter().zip(&preds) {
             if let Some(i) = e
@@ -357,6 +407,28 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.save_predictions {
         std::fs::write(args.out.join("predictions.jsonl"), &dump)?;
+    }
+    if args.prior_sweep {
+        let taus: Vec<f32> = (0..=30).map(|k| k as f32 * 0.05).collect();
+        let mut sweeps = serde_json::Map::new();
+        println!("emotion prior correction (training prior {train_prior:?}):");
+        for (split, probs, labels) in &sweep_sets {
+            let points = prior_sweep(probs, labels, &train_prior, &taus);
+            println!("  {split}, n = {}:", labels.len());
+            for p in &points {
+                println!(
+                    "    tau {:.2}: accuracy {:.2}%, UAR {:.2}%",
+                    p.tau,
+                    100.0 * p.accuracy,
+                    100.0 * p.uar
+                );
+            }
+            sweeps.insert(split.to_string(), serde_json::to_value(points)?);
+        }
+        report.insert(
+            "prior_sweep".into(),
+            serde_json::json!({"prior": train_prior, "splits": sweeps}),
+        );
     }
     let emotions_used: Vec<Emotion> = cfg.emotions.clone();
     report.insert("emotions".into(), serde_json::to_value(emotions_used)?);

@@ -22,7 +22,7 @@ use super::conv::{conv2d, ConvGeometry};
 use super::head::{BranchOutput, TwoHeads};
 use super::norm::BatchNorm;
 use super::pool::max_pool2d;
-use super::spec::{Calibration, Member, MemberRole, TestTimeViews, MODEL_FORMAT};
+use super::spec::{Calibration, Member, MemberRole, PriorCorrection, TestTimeViews, MODEL_FORMAT};
 use crate::labels::{Emotion, FACE_EMOTIONS};
 use crate::vision::CropConfig;
 use crate::{Error, Result};
@@ -230,6 +230,10 @@ pub struct FaceModelFile {
     /// Temperature scaling of the averaged probabilities (none when absent).
     #[serde(default, skip_serializing_if = "Calibration::is_none")]
     pub calibration: Calibration,
+    /// Logit adjustment of the emotion head for its unbalanced training classes, applied
+    /// before the temperature (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotion_prior_correction: Option<PriorCorrection>,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -246,6 +250,7 @@ impl FaceModelFile {
             members: vec![Member::full("")],
             tta: TestTimeViews::none(),
             calibration: Calibration::NONE,
+            emotion_prior_correction: None,
             provenance: serde_json::Value::Null,
         }
     }
@@ -312,6 +317,9 @@ impl FaceModelFile {
         super::spec::check_members(self.format, &self.members)?;
         self.tta.validate_for_faces()?;
         self.calibration.validate()?;
+        if let Some(c) = &self.emotion_prior_correction {
+            c.validate(self.emotions.len())?;
+        }
         for i in 0..self.members.len() {
             let (model, crop) = (self.member_model(i), self.member_crop(i));
             model.validate()?;

@@ -32,7 +32,8 @@ pub use fusion::{
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
 pub use spec::{
-    Calibration, FamiliarityReference, Member, MemberRole, TestTimeViews, MODEL_FORMAT,
+    Calibration, FamiliarityReference, Member, MemberRole, PriorCorrection, TestTimeViews,
+    MODEL_FORMAT,
 };
 pub use voice::{InputNorm, VoiceConfig, VoiceMember, VoiceModelFile, VoiceNet};
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::head::BranchOutput;
-use super::spec::{apply_temperature, Calibration, MemberRole, TestTimeViews};
+use super::spec::{apply_temperature, Calibration, MemberRole, PriorCorrection, TestTimeViews};
 use super::{FaceModelFile, FaceNet, VoiceModelFile, VoiceNet};
 use crate::audio::transform::{freq_warp, time_stretch};
 use crate::audio::LogMel;
@@ -82,11 +82,13 @@ fn mean(parts: impl IntoIterator<Item = Probs>) -> Option<Probs> {
 }
 
 /// Every member's view-averaged probabilities (in member order) and the first member's
-/// embedding, combined by role, then temperature-scaled by `calibration`.
+/// embedding, combined by role, the emotion prior-corrected when `prior` is given, then
+/// temperature-scaled by `calibration`.
 fn combine(
     members: Vec<(MemberRole, Probs)>,
     embedding: Vec<Vec<f32>>,
     calibration: &Calibration,
+    prior: Option<&PriorCorrection>,
 ) -> Vec<Prediction> {
     let emotion = mean(
         members
@@ -109,6 +111,9 @@ fn combine(
         .zip(emotion)
         .zip(embedding)
         .map(|((mut gender, mut emotion), embedding)| {
+            if let Some(c) = prior {
+                c.apply(&mut emotion);
+            }
             apply_temperature(&mut gender, calibration.gender);
             apply_temperature(&mut emotion, calibration.emotion);
             Prediction {
@@ -129,6 +134,7 @@ pub struct FacePredictor {
     crops: Vec<CropConfig>,
     tta: TestTimeViews,
     calibration: Calibration,
+    prior_correction: Option<PriorCorrection>,
     emotions: Vec<Emotion>,
 }
 
@@ -156,6 +162,7 @@ impl FacePredictor {
             crops: file.crop_views(),
             tta: file.tta.clone(),
             calibration: file.calibration,
+            prior_correction: file.emotion_prior_correction.clone(),
             emotions: file.emotions.clone(),
         })
     }
@@ -168,6 +175,7 @@ impl FacePredictor {
             crops: vec![crop],
             tta,
             calibration: Calibration::NONE,
+            prior_correction: None,
             emotions: crate::labels::FACE_EMOTIONS
                 .iter()
                 .copied()
@@ -195,6 +203,20 @@ impl FacePredictor {
     pub fn with_calibration(mut self, calibration: Calibration) -> Result<Self> {
         calibration.validate()?;
         self.calibration = calibration;
+        Ok(self)
+    }
+
+    /// The emotion head's logit adjustment, if any.
+    pub fn prior_correction(&self) -> Option<&PriorCorrection> {
+        self.prior_correction.as_ref()
+    }
+
+    /// The same networks with another logit adjustment of the emotion head (`None`: off).
+    pub fn with_prior_correction(mut self, correction: Option<PriorCorrection>) -> Result<Self> {
+        if let Some(c) = &correction {
+            c.validate(self.emotions.len())?;
+        }
+        self.prior_correction = correction;
         Ok(self)
     }
 
@@ -288,7 +310,12 @@ impl FacePredictor {
             }
             members.push((*role, mean(views).expect("one view")));
         }
-        Ok(combine(members, embedding, &self.calibration))
+        Ok(combine(
+            members,
+            embedding,
+            &self.calibration,
+            self.prior_correction.as_ref(),
+        ))
     }
 }
 
@@ -474,7 +501,7 @@ impl VoicePredictor {
             }
             members.push((self.roles[i], mean(per_view).expect("one view")));
         }
-        Ok(combine(members, embedding, &self.calibration))
+        Ok(combine(members, embedding, &self.calibration, None))
     }
 }
 

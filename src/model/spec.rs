@@ -166,6 +166,53 @@ pub struct Calibration {
     pub emotion: f32,
 }
 
+/// Post-hoc logit adjustment (Menon et al., "Long-tail learning via logit adjustment", 2021)
+/// of a head trained on unbalanced classes: each class's probability is divided by its
+/// training frequency raised to `tau`, then renormalised, which trades a little accuracy on the
+/// common classes for recall on the rare ones (`tau` 1: the balanced-error optimum for a
+/// calibrated head; 0: no change). Applied before temperature scaling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorCorrection {
+    /// Strength, 0..=2.
+    pub tau: f32,
+    /// Each class's share of the training labels, in head order (positive, summing to about 1).
+    pub prior: Vec<f32>,
+}
+
+impl PriorCorrection {
+    /// Checks `tau`, and that `prior` has `n_classes` positive finite shares summing to 1
+    /// (within 1%).
+    pub fn validate(&self, n_classes: usize) -> Result<()> {
+        let sum: f32 = self.prior.iter().sum();
+        if !(0.0..=2.0).contains(&self.tau)
+            || self.prior.len() != n_classes
+            || !self.prior.iter().all(|p| p.is_finite() && *p > 0.0)
+            || (sum - 1.0).abs() > 0.01
+        {
+            return Err(Error::InvalidConfig(format!(
+                "prior correction needs tau in 0..=2 and {n_classes} positive shares summing \
+                 to 1, got tau {} and {:?}",
+                self.tau, self.prior
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies the correction to one probability vector in place.
+    pub fn apply(&self, probs: &mut [f32]) {
+        if self.tau == 0.0 || probs.len() != self.prior.len() {
+            return;
+        }
+        for (p, prior) in probs.iter_mut().zip(&self.prior) {
+            *p *= prior.powf(-self.tau);
+        }
+        let sum: f32 = probs.iter().sum();
+        if sum > 0.0 && sum.is_finite() {
+            probs.iter_mut().for_each(|p| *p /= sum);
+        }
+    }
+}
+
 impl Default for Calibration {
     fn default() -> Self {
         Self::NONE

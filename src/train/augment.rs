@@ -636,9 +636,8 @@ mod tests {
                 .collect()
         };
         // The power the noise added to each band.
-        let added_to = |m: &LogMel| -> Vec<f64> {
-            band_means(m).iter().map(|p| p - (-30f64).exp()).collect()
-        };
+        let added_to =
+            |m: &LogMel| -> Vec<f64> { band_means(m).iter().map(|p| p - (-30f64).exp()).collect() };
         // Pink through add_noise and through add_coloured_noise: the same numbers.
         let (mut a, mut b) = (quiet(), quiet());
         add_noise(&mut a, 0.0, &mut SeededRng::new(5));

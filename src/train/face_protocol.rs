@@ -222,9 +222,120 @@ pub fn prediction_rows(split: &str, examples: &[FaceExample], preds: &[Predictio
     out
 }
 
+/// Each class's share of `labels` (class indices below `n`), floored at half an example so
+/// that a class absent from the labels keeps a finite correction: the prior of
+/// [`PriorCorrection`](crate::model::PriorCorrection).
+pub fn class_prior(labels: impl IntoIterator<Item = usize>, n: usize) -> Vec<f32> {
+    let mut counts = vec![0f64; n];
+    for l in labels {
+        if l < n {
+            counts[l] += 1.0;
+        }
+    }
+    counts.iter_mut().for_each(|c| *c = c.max(0.5));
+    let total: f64 = counts.iter().sum();
+    counts.iter().map(|c| (c / total) as f32).collect()
+}
+
+/// One strength of a prior-correction sweep: accuracy and unweighted average recall.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PriorSweepPoint {
+    /// The correction's strength.
+    pub tau: f32,
+    /// Accuracy with it.
+    pub accuracy: f64,
+    /// Unweighted average recall over the classes present in the labels.
+    pub uar: f64,
+}
+
+/// Accuracy and UAR of emotion probabilities `probs` against `labels` with the logit
+/// adjustment of each strength in `taus` (see [`PriorCorrection`](crate::model::PriorCorrection)).
+pub fn prior_sweep(
+    probs: &[Vec<f32>],
+    labels: &[usize],
+    prior: &[f32],
+    taus: &[f32],
+) -> Vec<PriorSweepPoint> {
+    let n = prior.len();
+    taus.iter()
+        .map(|&tau| {
+            let correction = crate::model::PriorCorrection {
+                tau,
+                prior: prior.to_vec(),
+            };
+            let (mut hits, mut seen) = (vec![0usize; n], vec![0usize; n]);
+            for (p, &y) in probs.iter().zip(labels) {
+                let mut q = p.clone();
+                correction.apply(&mut q);
+                let k = super::engine::argmax(&q);
+                if y < n {
+                    seen[y] += 1;
+                    hits[y] += usize::from(k == y);
+                }
+            }
+            let total: usize = seen.iter().sum();
+            let recalls: Vec<f64> = hits
+                .iter()
+                .zip(&seen)
+                .filter(|(_, &s)| s > 0)
+                .map(|(&h, &s)| h as f64 / s as f64)
+                .collect();
+            PriorSweepPoint {
+                tau,
+                accuracy: hits.iter().sum::<usize>() as f64 / total.max(1) as f64,
+                uar: recalls.iter().sum::<f64>() / recalls.len().max(1) as f64,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prior_sweep_trades_accuracy_for_rare_recall() {
+        // Class 1 is rare (10%); the head leans to class 0 on the ambiguous examples.
+        let prior = class_prior([0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 2);
+        assert!((prior[1] - 0.1).abs() < 1e-6);
+        assert_eq!(class_prior([0, 0], 2), vec![0.8, 0.2]);
+        let probs = vec![
+            vec![0.9, 0.1],
+            vec![0.9, 0.1],
+            vec![0.7, 0.3], // true 1
+            vec![0.6, 0.4], // true 0
+        ];
+        let labels = [0, 0, 1, 0];
+        let sweep = prior_sweep(&probs, &labels, &prior, &[0.0, 1.0]);
+        // tau 0: all called 0: accuracy 3/4, UAR (1 + 0) / 2.
+        assert_eq!(sweep[0].accuracy, 0.75);
+        assert_eq!(sweep[0].uar, 0.5);
+        // tau 1: odds multiplied by 9: 0.7/0.3 and 0.6/0.4 flip to 1, 0.9/0.1 stays (0.9 vs 0.9
+        // ties go to the first class).
+        assert_eq!(sweep[1].uar, (2.0 / 3.0 + 1.0) / 2.0);
+        assert_eq!(sweep[1].accuracy, 0.75);
+        // The correction itself: checked, and a no-op at tau 0.
+        let c = crate::model::PriorCorrection { tau: 1.0, prior };
+        assert!(c.validate(2).is_ok());
+        assert!(c.validate(3).is_err());
+        let bad = crate::model::PriorCorrection {
+            tau: 1.0,
+            prior: vec![0.5, 0.0],
+        };
+        assert!(bad.validate(2).is_err());
+        let mut p = vec![0.7, 0.3];
+        crate::model::PriorCorrection {
+            tau: 0.0,
+            ..c.clone()
+        }
+        .apply(&mut p);
+        assert_eq!(p, vec![0.7, 0.3]);
+        c.apply(&mut p);
+        assert!(
+            (p[1] - 0.3 / 0.1 / (0.7 / 0.9 + 0.3 / 0.1)).abs() < 1e-5,
+            "{p:?}"
+        );
+    }
 
     #[test]
     fn group_tables_and_gap() {
