@@ -50,6 +50,60 @@ pub fn freq_warp(mel: &mut LogMel, alpha: f32) {
     }
 }
 
+/// Moves the pitch harmonics and leaves the spectral envelope (the formants) where it is: a
+/// source-filter split of each frame of the log-mel by its cepstrum. The first `n_ceps`
+/// coefficients of a DCT-II across the bands are the smooth envelope; the rest, the fine
+/// structure that the voice's harmonics draw, is warped like [`freq_warp`] (band `b` takes
+/// the fine structure at `α·b`) and added back. Below 1 kHz, where the mel scale is linear
+/// and harmonics are resolved, `α > 1` lowers the pitch by that factor (bands whose source
+/// lies beyond the top take the top band's fine structure, as in [`freq_warp`]). Used to show a network
+/// voices whose pitch moves without their vocal tract, as acted emotion does.
+pub fn pitch_warp(mel: &mut LogMel, alpha: f32, n_ceps: usize) {
+    let (m, t) = (mel.n_mels, mel.n_frames);
+    if m < 4 || t == 0 || (alpha - 1.0).abs() < 1e-6 || n_ceps == 0 || n_ceps >= m {
+        return;
+    }
+    // Orthonormal DCT-II basis, row k = coefficient k.
+    let basis: Vec<f32> = (0..n_ceps)
+        .flat_map(|k| {
+            let scale = if k == 0 {
+                (1.0 / m as f64).sqrt()
+            } else {
+                (2.0 / m as f64).sqrt()
+            };
+            (0..m).map(move |b| {
+                (scale * (std::f64::consts::PI * k as f64 * (b as f64 + 0.5) / m as f64).cos())
+                    as f32
+            })
+        })
+        .collect();
+    let mut frame = vec![0f32; m];
+    let mut env = vec![0f32; m];
+    let mut fine = vec![0f32; m];
+    for k in 0..t {
+        for (b, x) in frame.iter_mut().enumerate() {
+            *x = mel.data[b * t + k];
+        }
+        env.iter_mut().for_each(|v| *v = 0.0);
+        for row in basis.chunks(m) {
+            let c: f32 = row.iter().zip(&frame).map(|(a, x)| a * x).sum();
+            for (e, a) in env.iter_mut().zip(row) {
+                *e += c * a;
+            }
+        }
+        for ((f, x), e) in fine.iter_mut().zip(&frame).zip(&env) {
+            *f = x - e;
+        }
+        for (b, e) in env.iter().enumerate() {
+            let pos = (b as f32 * alpha).clamp(0.0, (m - 1) as f32);
+            let i = pos.floor() as usize;
+            let f = pos - i as f32;
+            let i2 = (i + 1).min(m - 1);
+            mel.data[b * t + k] = e + fine[i] * (1.0 - f) + fine[i2] * f;
+        }
+    }
+}
+
 /// Zero mean and unit variance per band over time (the same normalisation the
 /// [`MelExtractor`](super::MelExtractor) applies when `MelConfig::normalize` is set).
 pub fn normalize_bands(mel: &mut LogMel) {
@@ -63,5 +117,88 @@ pub fn normalize_bands(mel: &mut LogMel) {
         let inv = 1.0 / var.sqrt().max(1e-5);
         band.iter_mut()
             .for_each(|v| *v = ((*v as f64 - mean) * inv) as f32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One frame of 64 bands: a smooth envelope (a broad bump) plus a comb of harmonics every
+    /// `period` bands.
+    fn voiced(period: f32) -> LogMel {
+        let m = 64;
+        let data = (0..m)
+            .map(|b| {
+                let env = -((b as f32 - 20.0) / 15.0).powi(2);
+                let comb = (2.0 * std::f32::consts::PI * b as f32 / period).cos();
+                env + comb
+            })
+            .collect();
+        LogMel {
+            data,
+            n_mels: m,
+            n_frames: 1,
+        }
+    }
+
+    /// The smooth part of a frame: its first 13 cepstral coefficients, back in bands.
+    fn envelope(mel: &LogMel) -> Vec<f32> {
+        let m = mel.n_mels;
+        let mut env = vec![0f32; m];
+        for k in 0..13 {
+            let scale = if k == 0 {
+                (1.0 / m as f32).sqrt()
+            } else {
+                (2.0 / m as f32).sqrt()
+            };
+            let row: Vec<f32> = (0..m)
+                .map(|b| {
+                    scale * (std::f32::consts::PI * k as f32 * (b as f32 + 0.5) / m as f32).cos()
+                })
+                .collect();
+            let c: f32 = row.iter().zip(&mel.data).map(|(a, x)| a * x).sum();
+            env.iter_mut().zip(&row).for_each(|(e, a)| *e += c * a);
+        }
+        env
+    }
+
+    #[test]
+    fn pitch_warp_moves_the_harmonics_and_keeps_the_envelope() {
+        let original = voiced(6.0);
+        let mut warped = original.clone();
+        pitch_warp(&mut warped, 1.5, 13);
+        // The envelope stays within a small error of the original's, below the bands whose
+        // fine structure comes from beyond the top (b · 1.5 > 63, which repeat the top band's).
+        let (e0, e1) = (envelope(&original), envelope(&warped));
+        let worst = e0[..36]
+            .iter()
+            .zip(&e1[..36])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 0.25, "envelope moved by {worst}");
+        // The harmonics now repeat every 6 / 1.5 = 4 bands: the fine structure correlates with
+        // a period-4 comb far better than with the old period-6 one.
+        let fine: Vec<f32> = warped.data.iter().zip(&e1).map(|(x, e)| x - e).collect();
+        let corr = |period: f32| -> f32 {
+            fine.iter()
+                .enumerate()
+                .skip(4)
+                .take(40)
+                .map(|(b, v)| v * (2.0 * std::f32::consts::PI * b as f32 / period).cos())
+                .sum()
+        };
+        assert!(
+            corr(4.0) > 3.0 * corr(6.0).abs(),
+            "{} vs {}",
+            corr(4.0),
+            corr(6.0)
+        );
+        // alpha 1 and degenerate settings change nothing.
+        let mut same = original.clone();
+        pitch_warp(&mut same, 1.0, 13);
+        assert_eq!(same, original);
+        pitch_warp(&mut same, 1.5, 64);
+        assert_eq!(same, original);
     }
 }

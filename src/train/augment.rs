@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::audio::transform::{freq_warp, normalize_bands, time_stretch};
+pub use crate::audio::transform::{freq_warp, normalize_bands, pitch_warp, time_stretch};
 use crate::audio::{LogMel, MelConfig};
 use crate::model::InputNorm;
 use crate::rng::SeededRng;
@@ -62,6 +62,12 @@ pub struct AudioAugmentConfig {
     pub gender_warp_max: Option<f32>,
     /// Recording-channel augmentation (room, band limit, codec). `None`: off.
     pub channel: Option<ChannelAugmentConfig>,
+    /// Pitch moved without the formants ([`pitch_warp`], 13 cepstral coefficients of
+    /// envelope): factor drawn uniformly from this range on a `pitch_warp_probability` share
+    /// of the examples, which keep both labels. `None`: off (no random number drawn).
+    pub pitch_warp: Option<(f32, f32)>,
+    /// Share of examples whose pitch is warped (with `pitch_warp`).
+    pub pitch_warp_probability: f32,
 }
 
 /// The spectrum of added noise.
@@ -252,6 +258,8 @@ impl Default for AudioAugmentConfig {
             freq_warp: None,
             gender_warp_max: None,
             channel: None,
+            pitch_warp: None,
+            pitch_warp_probability: 0.5,
         }
     }
 }
@@ -282,6 +290,8 @@ impl AudioAugmentConfig {
             freq_warp: None,
             gender_warp_max: None,
             channel: None,
+            pitch_warp: None,
+            pitch_warp_probability: 0.5,
         }
     }
 }
@@ -443,6 +453,12 @@ pub fn augment_example_warped(
         let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
         freq_warp(&mut out, alpha);
         warp = alpha;
+    }
+    if let Some((lo, hi)) = cfg.pitch_warp {
+        if rng.chance(cfg.pitch_warp_probability as f64) {
+            let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+            pitch_warp(&mut out, alpha, 13);
+        }
     }
     let channel = cfg.channel.as_ref();
     // A probability of 0 draws no random number, so such a config repeats a run without it.
