@@ -62,12 +62,14 @@ pub struct AudioAugmentConfig {
     pub gender_warp_max: Option<f32>,
     /// Recording-channel augmentation (room, band limit, codec). `None`: off.
     pub channel: Option<ChannelAugmentConfig>,
-    /// Pitch moved without the formants ([`pitch_warp`], 13 cepstral coefficients of
-    /// envelope): factor drawn uniformly from this range on a `pitch_warp_probability` share
+    /// Pitch moved without the formants ([`pitch_warp`], `pitch_warp_ceps` cepstral
+    /// coefficients of envelope): factor drawn uniformly from this range on a `pitch_warp_probability` share
     /// of the examples, which keep both labels. `None`: off (no random number drawn).
     pub pitch_warp: Option<(f32, f32)>,
     /// Share of examples whose pitch is warped (with `pitch_warp`).
     pub pitch_warp_probability: f32,
+    /// Cepstral coefficients kept as the envelope by `pitch_warp` (the rest is warped).
+    pub pitch_warp_ceps: usize,
 }
 
 /// The spectrum of added noise.
@@ -260,6 +262,7 @@ impl Default for AudioAugmentConfig {
             channel: None,
             pitch_warp: None,
             pitch_warp_probability: 0.5,
+            pitch_warp_ceps: 13,
         }
     }
 }
@@ -292,6 +295,7 @@ impl AudioAugmentConfig {
             channel: None,
             pitch_warp: None,
             pitch_warp_probability: 0.5,
+            pitch_warp_ceps: 13,
         }
     }
 }
@@ -457,7 +461,7 @@ pub fn augment_example_warped(
     if let Some((lo, hi)) = cfg.pitch_warp {
         if rng.chance(cfg.pitch_warp_probability as f64) {
             let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
-            pitch_warp(&mut out, alpha, 13);
+            pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps);
         }
     }
     let channel = cfg.channel.as_ref();
