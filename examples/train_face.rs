@@ -227,14 +227,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         (None, Some(m)) => m,
         (None, None) => unreachable!("either trained or loaded"),
     };
+    // An example's emotion label as an index into the head's classes.
+    let label_index = |e: &FaceExample| {
+        e.emotion
+            .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
+    };
     // The emotion classes' shares of the training labels: the prior of a logit adjustment.
-    let train_prior = class_prior(
-        train.iter().filter_map(|e| {
-            e.emotion
-                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
-        }),
-        cfg.emotions.len(),
-    );
+    let train_prior = class_prior(train.iter().filter_map(label_index), cfg.emotions.len());
     let model = match args.prior_tau {
         Some(tau) => {
             eprintln!("emotion prior correction: tau {tau}, prior {train_prior:?}");
@@ -250,10 +249,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let emotion_labelled = |examples: &[FaceExample], preds: &[Prediction]| {
         let (mut probs, mut labels) = (Vec::new(), Vec::new());
         for (e, p) in examples.iter().zip(preds) {
-            if let Some(i) = e
-                .emotion
-                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
-            {
+            if let Some(i) = label_index(e) {
                 probs.push(p.emotion.clone());
                 labels.push(i);
             }
@@ -304,18 +300,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !fer_valid.is_empty() && !args.selection_only {
         let preds = predict(&model, |s| &s.fer_valid, cfg.tta_flip)?;
         dump += &prediction_rows("ferplus_valid", fer_valid, &preds);
-        let (sp, sl) = emotion_labelled(fer_valid, &preds);
-        sweep_sets.push(("ferplus_valid", sp, sl));
-        let (mut t, mut p) = (Vec::new(), Vec::new());
-        for (e, pr) in fer_valid.iter().zip(&preds) {
-            if let Some(i) = e
-                .emotion
-                .and_then(|x| cfg.emotions.iter().position(|&y| y == x))
-            {
-                t.push(i);
-                p.push(argmax(&pr.emotion));
-            }
-        }
+        let (probs, t) = emotion_labelled(fer_valid, &preds);
+        let p: Vec<usize> = probs.iter().map(|pr| argmax(pr)).collect();
         let rep = ClassificationReport::new(&t, &p, &names)?;
         println!("FER+ Valid (majority labels), n = {}:\n{rep}", t.len());
         plot_confusion_matrix(
@@ -325,6 +311,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.out.join("ferplus_valid_confusion.svg"),
         )?;
         report.insert("ferplus_valid".into(), serde_json::to_value(&rep)?);
+        sweep_sets.push(("ferplus_valid", probs, t));
     }
     if !ff_test.is_empty() && !args.selection_only {
         let preds = predict(&model, |s| &s.ff_test, cfg.tta_flip)?;

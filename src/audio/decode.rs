@@ -215,18 +215,50 @@ fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Where symphonia's probe would find a FLAC stream: the first `fLaC` in the first MiB (its
-/// search limit), unless the file opens with a RIFF, Ogg, MP4 or MPEG-audio signature.
-fn flac_marker(bytes: &[u8]) -> Option<usize> {
-    let other = bytes.starts_with(b"RIFF")
-        || bytes.starts_with(b"OggS")
-        || bytes.get(4..8) == Some(b"ftyp".as_slice())
-        || (bytes.len() >= 2 && bytes[0] == 0xff && bytes[1] & 0xe0 == 0xe0);
-    if other {
+/// How far symphonia's probe searches for a format marker.
+const PROBE_SEARCH_LIMIT: usize = 1 << 20;
+
+/// A container signature symphonia's probe recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signature {
+    Riff,
+    Ogg,
+    Flac,
+    Mp4,
+    MpegAudio,
+}
+
+/// The container signature `at` opens with, if any (an MP4's `ftyp` is 4 bytes in).
+fn signature_at(at: &[u8]) -> Option<Signature> {
+    if at.starts_with(b"RIFF") {
+        Some(Signature::Riff)
+    } else if at.starts_with(b"OggS") {
+        Some(Signature::Ogg)
+    } else if at.starts_with(b"fLaC") {
+        Some(Signature::Flac)
+    } else if at.get(4..8) == Some(b"ftyp".as_slice()) {
+        Some(Signature::Mp4)
+    } else if at.len() >= 2 && at[0] == 0xff && at[1] & 0xe0 == 0xe0 {
+        Some(Signature::MpegAudio)
+    } else {
+        None
+    }
+}
+
+/// Where symphonia's probe would find `marker`, the signature of `own`: its first occurrence
+/// in the first MiB (the probe's search limit), unless the file opens with another
+/// container's signature, which the probe takes first.
+pub(crate) fn probe_marker(bytes: &[u8], marker: &[u8; 4], own: Signature) -> Option<usize> {
+    if signature_at(bytes).is_some_and(|s| s != own) {
         return None;
     }
-    let limit = bytes.len().min(1 << 20);
-    bytes[..limit].windows(4).position(|w| w == b"fLaC")
+    let limit = bytes.len().min(PROBE_SEARCH_LIMIT);
+    bytes[..limit].windows(4).position(|w| w == marker)
+}
+
+/// Where symphonia's probe would find a FLAC stream.
+fn flac_marker(bytes: &[u8]) -> Option<usize> {
+    probe_marker(bytes, b"fLaC", Signature::Flac)
 }
 
 /// ID3v2 tags, checked before symphonia's probe reads them: every frame must fit in its tag
@@ -235,16 +267,11 @@ fn flac_marker(bytes: &[u8]) -> Option<usize> {
 /// the first container or MPEG-audio signature in the first MiB and goes on after it; those
 /// are the tags checked, and a file without one passes unchecked.
 fn check_id3v2_tags(bytes: &[u8]) -> Result<()> {
-    let limit = bytes.len().min(1 << 20);
+    let limit = bytes.len().min(PROBE_SEARCH_LIMIT);
     let mut pos = 0usize;
     while pos + 10 <= limit {
         let at = &bytes[pos..];
-        let format_signature = at.starts_with(b"RIFF")
-            || at.starts_with(b"OggS")
-            || at.starts_with(b"fLaC")
-            || at.get(4..8) == Some(b"ftyp".as_slice())
-            || (at[0] == 0xff && at[1] & 0xe0 == 0xe0);
-        if format_signature {
+        if signature_at(at).is_some() {
             return Ok(());
         }
         let syncsafe = |b: &[u8]| {

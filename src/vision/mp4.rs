@@ -373,13 +373,8 @@ pub(crate) fn check_mp4_tables(file: &[u8]) -> Result<()> {
     // junk, and reads the boxes from there (fuzzing found a file with two bytes before its
     // `ftyp` box that slipped past a check of the file's start); a file that opens with another
     // container's signature is read as that container.
-    let other = file.starts_with(b"RIFF")
-        || file.starts_with(b"OggS")
-        || file.starts_with(b"fLaC")
-        || (file.len() >= 2 && file[0] == 0xff && file[1] & 0xe0 == 0xe0);
-    let limit = file.len().min(1 << 20);
-    match file[..limit].windows(4).position(|w| w == b"ftyp") {
-        Some(at) if !other && at >= 4 && at != 4 => check_mp4_tables_at(&file[at - 4..]),
+    match crate::audio::decode::probe_marker(file, b"ftyp", crate::audio::decode::Signature::Mp4) {
+        Some(at) if at > 4 => check_mp4_tables_at(&file[at - 4..]),
         _ => Ok(()),
     }
 }
