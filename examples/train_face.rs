@@ -44,6 +44,10 @@ struct Args {
     /// FairFace label CSV (fairface_label_train.csv); image paths relative to it.
     #[arg(long)]
     fairface: Option<PathBuf>,
+    /// More FairFace rows, all for training (fairface_label_train_extra.csv); the selection
+    /// and test parts still come from --fairface alone. Needs --fairface.
+    #[arg(long, requires = "fairface")]
+    fairface_extra: Option<PathBuf>,
     /// Folder of RAVDESS stills (Actor_NN.png) to check gender on.
     #[arg(long)]
     stills: Option<PathBuf>,
@@ -145,6 +149,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let split_cfg = FaceSplitConfig {
         ferplus: args.ferplus.clone(),
         fairface: args.fairface.clone(),
+        fairface_extra: args.fairface_extra.clone(),
         split_seed: args.split_seed,
         max_train: args.max_train,
         cache: args.cache.clone(),
@@ -256,6 +261,28 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         (probs, labels)
     };
+    // The sweep scores a tau as the model file applies it: to the members' averaged
+    // probabilities, before the temperature. So it undoes the model's own temperature and
+    // correction first (p^T * prior^tau0, renormalised); otherwise a swept tau would mean
+    // tau * T in the file.
+    let temperature = model.calibration().emotion;
+    let own_correction = model.prior_correction().cloned();
+    let sweep_space = |probs: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+        probs
+            .into_iter()
+            .map(|p| {
+                let mut q: Vec<f32> = p.iter().map(|x| x.max(1e-30).powf(temperature)).collect();
+                if let Some(c) = &own_correction {
+                    for (x, prior) in q.iter_mut().zip(&c.prior) {
+                        *x *= prior.powf(c.tau);
+                    }
+                }
+                let sum: f32 = q.iter().sum();
+                q.iter_mut().for_each(|x| *x /= sum);
+                q
+            })
+            .collect()
+    };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();
     report.insert(
@@ -290,7 +317,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             if flip {
                 dump += &prediction_rows("selection", select, &preds);
                 let (p, l) = emotion_labelled(select, &preds);
-                sweep_sets.push(("selection", p, l));
+                sweep_sets.push(("selection", sweep_space(p), l));
             }
         }
         report.insert("selection".into(), serde_json::Value::Object(rows));
@@ -311,7 +338,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.out.join("ferplus_valid_confusion.svg"),
         )?;
         report.insert("ferplus_valid".into(), serde_json::to_value(&rep)?);
-        sweep_sets.push(("ferplus_valid", probs, t));
+        sweep_sets.push(("ferplus_valid", sweep_space(probs), t));
     }
     if !ff_test.is_empty() && !args.selection_only {
         let preds = predict(&model, |s| &s.ff_test, cfg.tta_flip)?;

@@ -160,3 +160,63 @@ fn fairface_examples_keep_gender_race_and_age_for_the_audit() {
         assert_eq!((e.image.width(), e.image.height()), (48, 48));
     }
 }
+
+#[test]
+fn fairface_extra_rows_only_add_training_faces() {
+    use facevox::training::{face_splits, FaceSplitConfig};
+    let Some(data) = data_dir() else { return };
+    let root = data.join("fairface96");
+    let dir = std::env::temp_dir().join(format!("facevox-extra-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Small CSVs with absolute image paths: 200 rows of the original list, and 30 rows of the
+    // extra list plus 5 of the original's (which must be left out as already there).
+    let rows = |csv: &str, skip: usize, take: usize| -> Vec<String> {
+        std::fs::read_to_string(root.join(csv))
+            .unwrap()
+            .lines()
+            .skip(1 + skip)
+            .take(take)
+            .map(|l| format!("{}/{l}", root.display()))
+            .collect()
+    };
+    let header = "file,age,gender,race,service_test\n";
+    let main = rows("fairface_label_train.csv", 0, 200);
+    let mut extra = rows("fairface_label_train_extra.csv", 0, 30);
+    extra.extend_from_slice(&main[..5]);
+    std::fs::write(dir.join("main.csv"), header.to_string() + &main.join("\n")).unwrap();
+    std::fs::write(
+        dir.join("extra.csv"),
+        header.to_string() + &extra.join("\n"),
+    )
+    .unwrap();
+    let crop = CropConfig::gray(48);
+    let base = FaceSplitConfig {
+        fairface: Some(dir.join("main.csv")),
+        cache: dir.join("cache"),
+        ..FaceSplitConfig::default()
+    };
+    let without = face_splits(&base, &crop, false).unwrap();
+    let with = face_splits(
+        &FaceSplitConfig {
+            fairface_extra: Some(dir.join("extra.csv")),
+            ..base.clone()
+        },
+        &crop,
+        false,
+    )
+    .unwrap();
+    let images = |v: &[facevox::training::FaceExample]| -> Vec<Vec<u8>> {
+        v.iter().map(|e| e.image.as_raw().clone()).collect()
+    };
+    // The selection and test parts are the same faces; training gains the extra rows' faces.
+    assert_eq!(images(&with.select), images(&without.select));
+    assert_eq!(images(&with.ff_test), images(&without.ff_test));
+    let report = &with.report["fairface_extra"];
+    println!("fairface_extra report: {report}");
+    assert_eq!(report["rows"], 35);
+    assert_eq!(report["overlap"], 5);
+    let found = 30 - report["training_no_face"].as_u64().unwrap() as usize;
+    assert!(found >= 27, "{found} of 30 extra faces found");
+    assert_eq!(with.train.len(), without.train.len() + found);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,7 @@
 //! - The selection slices pick epochs, members and settings; the test parts are scored once.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,11 @@ pub struct FaceSplitConfig {
     pub ferplus: Option<PathBuf>,
     /// FairFace label CSV (`fairface_label_train.csv`); image paths relative to it.
     pub fairface: Option<PathBuf>,
+    /// More FairFace rows (`fairface_label_train_extra.csv`), all for training: the
+    /// selection and test parts are drawn from `fairface` alone, so they stay the same with or
+    /// without these. Rows whose image is also in `fairface` are left out.
+    #[serde(default)]
+    pub fairface_extra: Option<PathBuf>,
     /// Seed of the splits (42 for every shipped number).
     pub split_seed: u64,
     /// At most this many training images per dataset (quick experiments).
@@ -43,6 +48,7 @@ impl Default for FaceSplitConfig {
         Self {
             ferplus: None,
             fairface: None,
+            fairface_extra: None,
             split_seed: 42,
             max_train: None,
             cache: PathBuf::from("target/facevox-cache"),
@@ -158,6 +164,32 @@ pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Resu
         ff_test = test_ex;
         for k in tr_skip.iter().chain(&sel_skip).chain(&test_skip) {
             skipped_images.push(k.image.clone());
+        }
+        if let Some(extra) = cfg.fairface_extra.as_ref().filter(|_| !cfg.eval_only) {
+            let (more, missing) = load_fairface(extra)?;
+            let known: std::collections::HashSet<&Path> =
+                recs.iter().map(|r| r.image.as_path()).collect();
+            let rows = more.len();
+            let more: Vec<_> = more
+                .into_iter()
+                .filter(|r| !known.contains(r.image.as_path()))
+                .collect();
+            let overlap = rows - more.len();
+            let (ex, skip) = fairface_examples(&more, crop, FaceSource::Detect, Some(&ff_cache))?;
+            eprintln!(
+                "FairFace extra: {rows} rows ({missing} missing, {overlap} already in {}); \
+                 detected faces in {}/{}, all training",
+                csv.display(),
+                ex.len(),
+                more.len()
+            );
+            report.insert(
+                "fairface_extra".into(),
+                serde_json::json!({"rows": rows, "missing": missing, "overlap": overlap,
+                    "training": more.len(), "training_no_face": skip.len()}),
+            );
+            train.extend(cap(ex, &mut split_rng));
+            skipped_images.extend(skip.into_iter().map(|k| k.image));
         }
         // Test images without a detected face count as errors for the gender metric.
         report.insert(
