@@ -10,6 +10,14 @@
 //! embedding), the second's gender-only members; both must share the architecture, the
 //! features and the test-time views. The weights are copied unchanged, so each task's outputs
 //! are exactly those of the file it comes from. Score the result with `evaluate --mode voice`.
+//!
+//! With `--add-gender`, the first file's members keep their roles and the second file's
+//! members join its gender members (an ensemble of two gender recipes):
+//!
+//! ```sh
+//! cargo run --release --example voice_members -- --add-gender --emotion models/voice \
+//!     --gender runs/voice_gender3_pw/voice --out runs/voice_gender6/voice
+//! ```
 
 use std::path::PathBuf;
 
@@ -28,6 +36,9 @@ struct Args {
     /// Stem of the combined file.
     #[arg(long)]
     out: PathBuf,
+    /// Keep the first file's roles and add the second file's members to its gender members.
+    #[arg(long)]
+    add_gender: bool,
 }
 
 fn main() {
@@ -38,7 +49,12 @@ fn main() {
             std::process::exit(1);
         }
     }
-    match VoiceModelFile::combine_roles(&args.emotion, &args.gender, &args.out) {
+    let combined = if args.add_gender {
+        VoiceModelFile::add_gender_members(&args.emotion, &args.gender, &args.out)
+    } else {
+        VoiceModelFile::combine_roles(&args.emotion, &args.gender, &args.out)
+    };
+    match combined {
         Ok(file) => eprintln!(
             "wrote {} ({} members)",
             args.out.with_extension("safetensors").display(),

@@ -314,12 +314,26 @@ impl VoiceModelFile {
     /// test-time views; the weights are copied unchanged. Returns the combined description,
     /// whose provenance holds both files'.
     pub fn combine_roles(emotion: &Path, gender: &Path, out: &Path) -> Result<Self> {
+        Self::combine(emotion, gender, out, false)
+    }
+
+    /// Like [`combine_roles`](Self::combine_roles), but the members of `base` keep their roles
+    /// (and `base` its calibration and familiarity reference): the members of `gender` join
+    /// the ones that already give perceived gender, as gender-only members under the next free
+    /// `gender_member{i}` prefixes. For an ensemble of two gender recipes.
+    pub fn add_gender_members(base: &Path, gender: &Path, out: &Path) -> Result<Self> {
+        Self::combine(base, gender, out, true)
+    }
+
+    fn combine(emotion: &Path, gender: &Path, out: &Path, keep_roles: bool) -> Result<Self> {
         let (mut file, mut tensors) = Self::read_tensors(emotion)?;
         let (other, other_tensors) = Self::read_tensors(gender)?;
-        file.calibration = Calibration {
-            gender: other.calibration.gender,
-            ..file.calibration
-        };
+        if !keep_roles {
+            file.calibration = Calibration {
+                gender: other.calibration.gender,
+                ..file.calibration
+            };
+        }
         if other.model != file.model
             || other.mel != file.mel
             || other.emotions != file.emotions
@@ -331,11 +345,26 @@ impl VoiceModelFile {
                 gender.display()
             )));
         }
-        for m in &mut file.members {
-            m.role = MemberRole::Emotion;
+        if !keep_roles {
+            for m in &mut file.members {
+                m.role = MemberRole::Emotion;
+            }
         }
+        // The first free prefix index (0 unless `keep_roles` kept some gender members).
+        let offset = file
+            .members
+            .iter()
+            .filter_map(|m| {
+                m.weights
+                    .strip_prefix("gender_member")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .map(|i| i + 1)
+            .max()
+            .unwrap_or(0);
         for (i, m) in other.members.iter().enumerate() {
-            let prefix = format!("gender_member{i}");
+            let prefix = format!("gender_member{}", i + offset);
             for (name, t) in &other_tensors {
                 let owned_by = |p: &str| name.strip_prefix(p).and_then(|r| r.strip_prefix('.'));
                 let rest = match m.weights.as_str() {
@@ -358,11 +387,19 @@ impl VoiceModelFile {
                 input: None,
             });
         }
-        file.provenance = serde_json::json!({
-            "command": std::env::args().collect::<Vec<_>>().join(" "),
-            "emotion_members": file.provenance,
-            "gender_members": other.provenance,
-        });
+        file.provenance = if keep_roles {
+            serde_json::json!({
+                "command": std::env::args().collect::<Vec<_>>().join(" "),
+                "base": file.provenance,
+                "added_gender_members": other.provenance,
+            })
+        } else {
+            serde_json::json!({
+                "command": std::env::args().collect::<Vec<_>>().join(" "),
+                "emotion_members": file.provenance,
+                "gender_members": other.provenance,
+            })
+        };
         file.check()?;
         let weights = out.with_extension("safetensors");
         candle_core::safetensors::save(&tensors, &weights)
@@ -538,6 +575,31 @@ mod tests {
         assert_eq!(pb.embedding, pe.embedding);
         assert_eq!(pb.gender, pg.gender);
         assert_ne!(pe.gender, pg.gender);
+        // A second gender recipe joins the first: its members take the next prefixes, the
+        // emotion stays the emotion members', and perceived gender is the two gender
+        // networks' mean.
+        let (gen2, out2) = (dir.join("gen2"), dir.join("both2"));
+        VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 1)
+            .save(&[&net_map(4)], &gen2)
+            .unwrap();
+        let file2 = VoiceModelFile::add_gender_members(&out, &gen2, &out2).unwrap();
+        let members: Vec<_> = file2
+            .members
+            .iter()
+            .map(|m| (m.role, m.weights.as_str()))
+            .collect();
+        assert_eq!(
+            members[2..],
+            [
+                (MemberRole::Gender, "gender_member0"),
+                (MemberRole::Gender, "gender_member1")
+            ]
+        );
+        let (pg2, pb2) = (predict(&gen2), predict(&out2));
+        assert_eq!(pb2.emotion, pe.emotion);
+        for k in 0..2 {
+            assert!((pb2.gender[k] - (pg.gender[k] + pg2.gender[k]) / 2.0).abs() < 1e-5);
+        }
         // Files that disagree on the features are refused.
         let mut other_mel = VoiceModelFile::new(cfg.clone(), mel16(), RAVDESS_EMOTIONS.to_vec(), 1);
         other_mel.mel.fmax = 4000.0;
