@@ -54,9 +54,10 @@ struct Args {
     #[arg(long)]
     voice_cv: PathBuf,
     /// Another report whose out-of-fold outputs stand for perceived gender (the recipe of
-    /// the voice model's gender members), when they differ from --voice-cv's.
+    /// the voice model's gender members), when they differ from --voice-cv's. Given more than
+    /// once (one per recipe, the same folds), the reports' gender outputs are averaged per clip.
     #[arg(long)]
-    voice_gender_cv: Option<PathBuf>,
+    voice_gender_cv: Vec<PathBuf>,
     /// Manifest of held-out accent-archive speakers (written by `train --accent-holdout`).
     #[arg(long)]
     accent_heldout: Option<PathBuf>,
@@ -238,10 +239,17 @@ fn run(args: Args) -> Res<()> {
 
     // ---- voice ----
     let cv: VoiceCrossValidation = serde_json::from_str(&std::fs::read_to_string(&args.voice_cv)?)?;
-    let gcv: VoiceCrossValidation = match &args.voice_gender_cv {
-        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
-        None => cv.clone(),
+    let gcvs: Vec<VoiceCrossValidation> = if args.voice_gender_cv.is_empty() {
+        vec![cv.clone()]
+    } else {
+        let mut v = Vec::new();
+        for p in &args.voice_gender_cv {
+            v.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
+        }
+        v
     };
+    let mean_gender = VoiceCrossValidation::mean_gender_by_clip(&gcvs)?;
+    let gcv = &gcvs[0];
     let voice_emotions = cv.config.emotions.clone();
     let mut v_emotion = Rows::default();
     let mut v_gender = Rows::default();
@@ -277,10 +285,11 @@ fn run(args: Args) -> Res<()> {
             if !group.starts_with("actor") {
                 continue;
             }
+            let p = mean_gender[&(group.clone(), o.index)];
             if let Some(g) = o.gender {
-                v_gender.push(o.prediction.gender.to_vec(), g as usize, k, "ravdess");
+                v_gender.push(p.to_vec(), g as usize, k, "ravdess");
             }
-            oof_gender.insert((group, o.index), o.prediction.gender);
+            oof_gender.insert((group, o.index), p);
         }
     }
     let mut voice_file = VoiceModelFile::read(&args.models.join("voice"))?;

@@ -49,8 +49,9 @@ struct Args {
     #[arg(long)]
     cv_report: PathBuf,
     /// Out-of-fold outputs for perceived gender, when the gender members' recipe differs.
+    /// Given more than once (one per recipe, the same folds), averaged per clip.
     #[arg(long)]
-    gender_cv_report: Option<PathBuf>,
+    gender_cv_report: Vec<PathBuf>,
     /// RAVDESS stills (Actor_NN.png).
     #[arg(long)]
     stills: PathBuf,
@@ -161,10 +162,10 @@ fn pick(i: usize, salt: u64, n: usize) -> usize {
 fn run(args: Args) -> Res<()> {
     let cv: VoiceCrossValidation =
         serde_json::from_str(&std::fs::read_to_string(&args.cv_report)?)?;
-    let gcv: Option<VoiceCrossValidation> = match &args.gender_cv_report {
-        Some(p) => Some(serde_json::from_str(&std::fs::read_to_string(p)?)?),
-        None => None,
-    };
+    let mut gcvs: Vec<VoiceCrossValidation> = Vec::new();
+    for p in &args.gender_cv_report {
+        gcvs.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
+    }
     let voice_model = VoiceAnalyzer::from_dir(&args.models)?;
     let v_cal = voice_model.model().calibration;
     let face = FaceAnalyzer::from_dir(&args.models)?;
@@ -174,17 +175,11 @@ fn run(args: Args) -> Res<()> {
     let face_emotions = face.emotions().to_vec();
 
     // The voice out of fold: (fold, actor group, gender label, emotion label, output).
-    let mut gender_of: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
-    if let Some(g) = &gcv {
-        for f in &g.folds {
-            for o in &f.test_predictions {
-                gender_of.insert(
-                    (o.group.clone().unwrap_or_default(), o.index),
-                    o.prediction.gender,
-                );
-            }
-        }
-    }
+    let gender_of: BTreeMap<(String, usize), [f32; 2]> = if gcvs.is_empty() {
+        BTreeMap::new()
+    } else {
+        VoiceCrossValidation::mean_gender_by_clip(&gcvs)?
+    };
     let mut clips = Vec::new();
     for (k, fold) in cv.folds.iter().enumerate() {
         if fold.test_predictions.is_empty() {
@@ -193,7 +188,7 @@ fn run(args: Args) -> Res<()> {
         for o in &fold.test_predictions {
             let group = o.group.clone().unwrap_or_default();
             let mut p = o.prediction.clone();
-            if gcv.is_some() {
+            if !gcvs.is_empty() {
                 p.gender = *gender_of
                     .get(&(group.clone(), o.index))
                     .ok_or("a clip lacks an out-of-fold gender output")?;
@@ -424,10 +419,16 @@ fn run(args: Args) -> Res<()> {
     println!(
         "voice: out of fold ({}{}), calibrated {v_cal:?}; face: {} (calibrated {f_cal:?}); fusion: {}",
         args.cv_report.display(),
-        args.gender_cv_report
-            .as_ref()
-            .map(|p| format!("; gender from {}", p.display()))
-            .unwrap_or_default(),
+        if args.gender_cv_report.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = args
+                .gender_cv_report
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            format!("; gender from the mean of {}", names.join(", "))
+        },
         args.models.display(),
         serde_json::to_string(&fusion.product_of_experts)?
     );

@@ -444,3 +444,42 @@ fn cross_validation_saves_each_fold_model() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Several recipes' out-of-fold gender outputs, averaged per clip: the stand-in for a file
+/// whose gender members come from more than one recipe. Reports that disagree on the clips,
+/// folds or labels are refused.
+#[test]
+fn out_of_fold_gender_outputs_average_over_reports() {
+    use facevox::training::{cross_validate_voice, VoiceCrossValidation};
+    let examples = synthetic(24, 41, true, true);
+    let a = cross_validate_voice(&config(1), &examples, 3, 7, 0, None, None).unwrap();
+    let mut b = a.clone();
+    for f in &mut b.folds {
+        for o in &mut f.test_predictions {
+            o.prediction.gender = [0.2, 0.8];
+        }
+    }
+    let mean = VoiceCrossValidation::mean_gender_by_clip(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(mean.len(), 24);
+    for o in a.folds.iter().flat_map(|f| &f.test_predictions) {
+        let m = mean[&(o.group.clone().unwrap(), o.index)];
+        assert!((m[1] - (o.prediction.gender[1] + 0.8) / 2.0).abs() < 1e-6);
+        assert!((m[0] + m[1] - 1.0).abs() < 1e-5);
+    }
+    // One report alone: its own outputs.
+    let alone = VoiceCrossValidation::mean_gender_by_clip(std::slice::from_ref(&a)).unwrap();
+    let o = &a.folds[0].test_predictions[0];
+    assert_eq!(
+        alone[&(o.group.clone().unwrap(), o.index)],
+        o.prediction.gender
+    );
+    // A clip missing, or moved to another fold: refused.
+    let mut missing = b.clone();
+    missing.folds[0].test_predictions.pop();
+    assert!(VoiceCrossValidation::mean_gender_by_clip(&[a.clone(), missing]).is_err());
+    let mut moved = b.clone();
+    let clip = moved.folds[0].test_predictions.pop().unwrap();
+    moved.folds[1].test_predictions.push(clip);
+    assert!(VoiceCrossValidation::mean_gender_by_clip(&[a.clone(), moved]).is_err());
+    assert!(VoiceCrossValidation::mean_gender_by_clip(&[]).is_err());
+}

@@ -102,6 +102,60 @@ pub struct VoiceCrossValidation {
     pub folds: Vec<VoiceFoldResult>,
 }
 
+impl VoiceCrossValidation {
+    /// Perceived-gender outputs by clip (`(speaker, index)`), averaged over `reports`: the
+    /// out-of-fold stand-in for a model whose gender members come from several recipes, each
+    /// cross-validated on the same clips and folds (pass each recipe once to weigh the recipes
+    /// equally, as a file with the same number of members from each does). Every report must
+    /// hold every clip of the first, in the same fold, with the same label.
+    pub fn mean_gender_by_clip(reports: &[Self]) -> Result<BTreeMap<(String, usize), [f32; 2]>> {
+        let first = reports
+            .first()
+            .ok_or_else(|| Error::InvalidConfig("no cross-validation report".into()))?;
+        let key = |o: &OutOfFold| (o.group.clone().unwrap_or_default(), o.index);
+        let mut sums: BTreeMap<(String, usize), (usize, Option<crate::labels::Gender>, [f32; 2])> =
+            BTreeMap::new();
+        for (k, fold) in first.folds.iter().enumerate() {
+            for o in &fold.test_predictions {
+                sums.insert(key(o), (k, o.gender, [0.0; 2]));
+            }
+        }
+        for (r, report) in reports.iter().enumerate() {
+            let mut seen = 0;
+            for (k, fold) in report.folds.iter().enumerate() {
+                for o in &fold.test_predictions {
+                    let (fold_k, gender, sum) = sums.get_mut(&key(o)).ok_or_else(|| {
+                        Error::InvalidConfig(format!(
+                            "report {r}: clip {:?} is not in the first report",
+                            key(o)
+                        ))
+                    })?;
+                    if *fold_k != k || *gender != o.gender {
+                        return Err(Error::InvalidConfig(format!(
+                            "report {r}: clip {:?} is in another fold or has another label",
+                            key(o)
+                        )));
+                    }
+                    sum[0] += o.prediction.gender[0];
+                    sum[1] += o.prediction.gender[1];
+                    seen += 1;
+                }
+            }
+            if seen != sums.len() {
+                return Err(Error::InvalidConfig(format!(
+                    "report {r} has {seen} out-of-fold clips, the first {}",
+                    sums.len()
+                )));
+            }
+        }
+        let n = reports.len() as f32;
+        Ok(sums
+            .into_iter()
+            .map(|(k, (_, _, s))| (k, [s[0] / n, s[1] / n]))
+            .collect())
+    }
+}
+
 /// Runs `k`-fold cross-validation over `examples` grouped by [`VoiceExample::group`].
 /// `fold_seed` fixes the assignment of speakers to folds. Fold logs are written to
 /// `log_dir/fold_N.jsonl` when given, and each fold's model (all its members, with the
