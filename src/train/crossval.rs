@@ -113,8 +113,9 @@ impl VoiceCrossValidation {
             .first()
             .ok_or_else(|| Error::InvalidConfig("no cross-validation report".into()))?;
         let key = |o: &OutOfFold| (o.group.clone().unwrap_or_default(), o.index);
-        let mut sums: BTreeMap<(String, usize), (usize, Option<crate::labels::Gender>, [f32; 2])> =
-            BTreeMap::new();
+        // Per clip: its fold in the first report, its label, the running sum.
+        type Tally = (usize, Option<crate::labels::Gender>, [f32; 2]);
+        let mut sums: BTreeMap<(String, usize), Tally> = BTreeMap::new();
         for (k, fold) in first.folds.iter().enumerate() {
             for o in &fold.test_predictions {
                 sums.insert(key(o), (k, o.gender, [0.0; 2]));
