@@ -22,18 +22,38 @@ fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
     let file = analyzer.model();
     assert_eq!(file.emotions, RAVDESS_EMOTIONS);
     assert!(!file.mel.normalize, "the model normalises its own input");
-    // Combined by voice_members: each group of members names the training run that made it.
+    // Combined by voice_members: each group of members names the training run that made it
+    // (with --add-gender, the file it started from is under "base" and the added gender
+    // members under "added_gender_members").
     let p = &file.provenance;
     assert!(
         p["command"].as_str().unwrap().contains("voice_members"),
         "{p}"
     );
-    for group in ["emotion_members", "gender_members"] {
+    let (combined, added) = match p.get("base") {
+        Some(base) => (base, Some(&p["added_gender_members"])),
+        None => (p, None),
+    };
+    assert!(
+        combined["command"]
+            .as_str()
+            .unwrap()
+            .contains("voice_members"),
+        "{p}"
+    );
+    let runs = [&combined["emotion_members"], &combined["gender_members"]];
+    for run in runs.into_iter().chain(added) {
         assert!(
-            p[group]["command"].as_str().unwrap().contains("train"),
-            "{group}: {p}"
+            run["command"].as_str().unwrap().contains("train"),
+            "{run}: {p}"
         );
     }
+    let gender_members = file
+        .members
+        .iter()
+        .filter(|m| m.role == facevox::model::MemberRole::Gender)
+        .count();
+    assert_eq!(gender_members, 6, "three gender members of each recipe");
     let clip = example_clip();
     let r = analyzer.analyze_file(&clip).unwrap();
     let total: f32 = r.emotion.probabilities.iter().map(|p| p.1).sum();
