@@ -105,6 +105,10 @@ struct Args {
     /// Report folder.
     #[arg(long)]
     out: PathBuf,
+    /// The fusion head's training config (`FusionTrainingConfig` as JSON; the shipped head's is
+    /// `examples/configs/fusion_head.json`); default: `FusionTrainingConfig::default()`.
+    #[arg(long)]
+    head_config: Option<PathBuf>,
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -1009,7 +1013,10 @@ fn run(args: Args) -> Res<()> {
         }
     }
     let fusion = FusionModelFile::read_or_default(&args.models)?;
-    let head_cfg = FusionTrainingConfig::default();
+    let head_cfg: FusionTrainingConfig = match &args.head_config {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
+        None => FusionTrainingConfig::default(),
+    };
     let face_of = |p: &Pair, outs: &(Vec<Out>, Vec<Out>)| -> Out {
         if p.emotion.is_some() {
             outs.0[p.face].clone()
