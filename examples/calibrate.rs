@@ -239,16 +239,17 @@ fn run(args: Args) -> Res<()> {
 
     // ---- voice ----
     let cv: VoiceCrossValidation = serde_json::from_str(&std::fs::read_to_string(&args.voice_cv)?)?;
-    let gcvs: Vec<VoiceCrossValidation> = if args.voice_gender_cv.is_empty() {
-        vec![cv.clone()]
+    let mut gender_reports: Vec<VoiceCrossValidation> = Vec::new();
+    for p in &args.voice_gender_cv {
+        gender_reports.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
+    }
+    // Without --voice-gender-cv, --voice-cv's own outputs stand for perceived gender.
+    let gcvs = if gender_reports.is_empty() {
+        std::slice::from_ref(&cv)
     } else {
-        let mut v = Vec::new();
-        for p in &args.voice_gender_cv {
-            v.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
-        }
-        v
+        gender_reports.as_slice()
     };
-    let mean_gender = VoiceCrossValidation::mean_gender_by_clip(&gcvs)?;
+    let mean_gender = VoiceCrossValidation::mean_gender_by_clip(gcvs)?;
     let gcv = &gcvs[0];
     let voice_emotions = cv.config.emotions.clone();
     let mut v_emotion = Rows::default();

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use facevox::labels::{Emotion, Gender};
+use facevox::model::spec::apply_temperature;
 use facevox::model::{FaceModelFile, FacePredictor, Prediction, TestTimeViews};
 use facevox::training::eval::{plot_confusion_matrix, to_json_pretty, ClassificationReport};
 use facevox::training::{
@@ -263,25 +264,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     // The sweep scores a tau as the model file applies it: to the members' averaged
     // probabilities, before the temperature. So it undoes the model's own temperature and
-    // correction first (p^T * prior^tau0, renormalised); otherwise a swept tau would mean
-    // tau * T in the file.
+    // correction first; otherwise a swept tau would mean tau * T in the file.
     let temperature = model.calibration().emotion;
     let own_correction = model.prior_correction().cloned();
-    let sweep_space = |probs: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+    let sweep_space = |mut probs: Vec<Vec<f32>>| -> Vec<Vec<f32>> {
+        for p in &mut probs {
+            apply_temperature(p, 1.0 / temperature);
+            if let Some(c) = &own_correction {
+                c.undo(p);
+            }
+        }
         probs
-            .into_iter()
-            .map(|p| {
-                let mut q: Vec<f32> = p.iter().map(|x| x.max(1e-30).powf(temperature)).collect();
-                if let Some(c) = &own_correction {
-                    for (x, prior) in q.iter_mut().zip(&c.prior) {
-                        *x *= prior.powf(c.tau);
-                    }
-                }
-                let sum: f32 = q.iter().sum();
-                q.iter_mut().for_each(|x| *x /= sum);
-                q
-            })
-            .collect()
     };
     let names: Vec<String> = cfg.emotions.iter().map(|e| e.to_string()).collect();
     let mut report = serde_json::Map::new();

@@ -200,11 +200,21 @@ impl PriorCorrection {
 
     /// Applies the correction to one probability vector in place.
     pub fn apply(&self, probs: &mut [f32]) {
-        if self.tau == 0.0 || probs.len() != self.prior.len() {
+        self.scale(probs, -self.tau);
+    }
+
+    /// Undoes [`apply`](Self::apply) in place: the probabilities before the correction.
+    pub fn undo(&self, probs: &mut [f32]) {
+        self.scale(probs, self.tau);
+    }
+
+    /// Multiplies each probability by its prior to the power `power`, renormalised.
+    fn scale(&self, probs: &mut [f32], power: f32) {
+        if power == 0.0 || probs.len() != self.prior.len() {
             return;
         }
         for (p, prior) in probs.iter_mut().zip(&self.prior) {
-            *p *= prior.powf(-self.tau);
+            *p *= prior.powf(power);
         }
         let sum: f32 = probs.iter().sum();
         if sum > 0.0 && sum.is_finite() {

@@ -367,6 +367,12 @@ mod tests {
             (p[1] - 0.3 / 0.1 / (0.7 / 0.9 + 0.3 / 0.1)).abs() < 1e-5,
             "{p:?}"
         );
+        // Undone, the probabilities before the correction come back.
+        c.undo(&mut p);
+        assert!(
+            (p[0] - 0.7).abs() < 1e-6 && (p[1] - 0.3).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]
