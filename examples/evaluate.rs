@@ -7,7 +7,10 @@
 //!     --json OUT.json
 //! ```
 //!
-//! M.csv has the header `face,voice,gender,emotion` (optionally `group`); paths are relative
+//! M.csv has the header `face,voice,gender,emotion` (optionally `group`: race, age band,
+//! speaker, ...; the report then adds `groups`, the same gender and emotion figures for each
+//! group's rows, `{"<group>": {"n", "errors", "gender": {...}, "emotion": {...}}}`, so a
+//! model can be audited on any population with one command); paths are relative
 //! to the manifest's folder; `voice` is an audio file or a video whose audio track is used;
 //! an empty cell means missing; gender is `male`/`female`; emotion is a lower-case emotion
 //! name. Every metric is computed over the rows that carry its label. A row whose input fails
@@ -110,6 +113,19 @@ fn main() {
                 fmt(e.coverage),
                 fmt(e.answered_accuracy)
             );
+            for (name, g) in &report.groups {
+                eprintln!(
+                    "  group {name}: {} rows, {} errors; gender n={} accuracy {} balanced {}; emotion n={} accuracy {} UAR {}",
+                    g.n,
+                    g.errors,
+                    g.scores.gender.n,
+                    fmt(g.scores.gender.accuracy),
+                    fmt(g.scores.gender.balanced_accuracy),
+                    g.scores.emotion.n,
+                    fmt(g.scores.emotion.accuracy),
+                    fmt(g.scores.emotion.uar)
+                );
+            }
             eprintln!("wrote {}", args.json.display());
         }
         Err(e) => {

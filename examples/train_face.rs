@@ -100,6 +100,12 @@ struct Args {
     /// (`prior_sweep` in report.json).
     #[arg(long)]
     prior_sweep: bool,
+    /// Write the FairFace selection and test parts (same seeded split) as `evaluate` manifests
+    /// with a `group` column, by race and by age band (`fairface_{selection,test}_by_{race,age}.csv`
+    /// in the output folder), then stop: `evaluate --mode face --manifest …` then audits any model
+    /// on them. Needs --fairface.
+    #[arg(long, requires = "fairface")]
+    write_manifests: bool,
 }
 
 /// A split's name, its faces' emotion probabilities and their label indices.
@@ -126,6 +132,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(s) = args.seed {
         cfg.train.seed = s;
+    }
+    if args.write_manifests {
+        let csv = args.fairface.as_ref().ok_or("--write-manifests needs --fairface")?;
+        let (recs, missing) = facevox::training::data::load_fairface(csv)?;
+        let (_, sel, test) = facevox::training::fairface_parts(&recs, args.split_seed);
+        std::fs::create_dir_all(&args.out)?;
+        for (part, rows) in [("selection", &sel), ("test", &test)] {
+            for by in ["race", "age"] {
+                let path = args.out.join(format!("fairface_{part}_by_{by}.csv"));
+                facevox::training::write_fairface_manifest(rows, by, &path)?;
+                eprintln!("wrote {} ({} rows)", path.display(), rows.len());
+            }
+        }
+        if missing > 0 {
+            eprintln!("{missing} listed images are missing and were left out");
+        }
+        return Ok(());
     }
     let loaded = match &args.evaluate {
         Some(dir) => {

@@ -134,11 +134,11 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
     std::fs::write(dir.join("bad.wav"), b"RIFF....not audio").unwrap();
     std::fs::write(
         dir.join("m.csv"),
-        "face,voice,gender,emotion\n\
-         clip.mp4,clip.mp4,male,disgust\n\
-         clip.mp4,clip.wav,male,disgust\n\
-         ,clip.wav,male,disgust\n\
-         ,bad.wav,male,disgust\n",
+        "face,voice,gender,emotion,group\n\
+         clip.mp4,clip.mp4,male,disgust,a\n\
+         clip.mp4,clip.wav,male,disgust,b\n\
+         ,clip.wav,male,disgust,b\n\
+         ,bad.wav,male,disgust,b\n",
     )
     .unwrap();
     let rows = load_manifest(dir.join("m.csv")).unwrap();
@@ -160,6 +160,21 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
         assert!(v["gender"]["accuracy"].is_number(), "{key}: {v}");
     }
     assert_eq!(json["mode"], "fused");
+    // Per group: group a is the first row alone, group b the other three (one failed).
+    assert_eq!((r.groups["a"].n, r.groups["a"].errors), (1, 0));
+    assert_eq!((r.groups["b"].n, r.groups["b"].errors), (3, 1));
+    assert_eq!(r.groups["b"].scores.gender.n, 2);
+    let b = &json["groups"]["b"];
+    assert_eq!(b["n"], 3);
+    assert_eq!(b["gender"]["n"], 2);
+    assert!(b["gender"]["balanced_accuracy"].is_number(), "{b}");
+    assert!(b["emotion"]["accuracy"].is_number(), "{b}");
+    // The groups partition the scored rows: their gender hits add up to the whole's.
+    let hits = |s: &facevox::training::eval::BranchScores| s.gender.confusion[0][0] + s.gender.confusion[1][1];
+    assert_eq!(
+        hits(&r.groups["a"].scores) + hits(&r.groups["b"].scores),
+        r.gender.confusion[0][0] + r.gender.confusion[1][1]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

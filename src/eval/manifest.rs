@@ -259,6 +259,18 @@ pub struct BranchScores {
     pub emotion: EmotionSection,
 }
 
+/// One group's metrics (see [`ManifestReport::groups`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupScores {
+    /// Rows in the group.
+    pub n: usize,
+    /// Rows of the group that failed.
+    pub errors: usize,
+    /// Perceived gender and emotion over the group's scored rows.
+    #[serde(flatten)]
+    pub scores: BranchScores,
+}
+
 /// A row that could not be scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowFailure {
@@ -363,6 +375,11 @@ pub struct ManifestReport {
     /// `voice`), the emotion argmax among the allowed emotions that branch knows.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub branches: BTreeMap<String, BranchScores>,
+    /// With a `group` column: the same metrics over each group's rows (race, age band, speaker,
+    /// ...), keyed by the group's name, so a model can be audited on any population. Rows with
+    /// an empty group cell are in no group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, GroupScores>,
     /// The model's provenance.
     pub model: serde_json::Value,
 }
@@ -392,6 +409,8 @@ pub fn score_manifest(
     }
     let mut failures = Vec::new();
     let mut tally = Tally::new(allowed.clone(), abstain);
+    // Per group: its tally, its rows and its failures.
+    let mut group_tallies: BTreeMap<String, (Tally, usize, usize)> = BTreeMap::new();
     // The fused branch also scores each branch alone, among the allowed emotions it knows.
     let mut own: Option<(Tally, Tally)> = match branch {
         ManifestBranch::Fused(a) => {
@@ -410,7 +429,22 @@ pub fn score_manifest(
         _ => None,
     };
     for (i, row) in rows.iter().enumerate() {
+        let mut group = row
+            .group
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                let entry = group_tallies
+                    .entry(g.to_string())
+                    .or_insert_with(|| (Tally::new(allowed.clone(), abstain), 0, 0));
+                entry.1 += 1;
+                entry
+            });
         let Some(input) = branch.input(row) else {
+            if let Some(g) = group.as_mut() {
+                g.2 += 1;
+            }
             failures.push(RowFailure {
                 row: i + 1,
                 input: None,
@@ -421,6 +455,9 @@ pub fn score_manifest(
         let scored = match branch.predict(row, &allowed) {
             Ok(a) => a,
             Err(e) => {
+                if let Some(g) = group.as_mut() {
+                    g.2 += 1;
+                }
                 failures.push(RowFailure {
                     row: i + 1,
                     input: Some(input),
@@ -430,6 +467,9 @@ pub fn score_manifest(
             }
         };
         tally.add(row, &scored.gender, &scored.emotion);
+        if let Some(g) = group {
+            g.0.add(row, &scored.gender, &scored.emotion);
+        }
         if let Some((face, voice)) = &mut own {
             if let Some((g, e)) = &scored.face {
                 if !face.allowed.is_empty() {
@@ -449,6 +489,19 @@ pub fn score_manifest(
         branches.insert("face".to_string(), face.finish()?);
         branches.insert("voice".to_string(), voice.finish()?);
     }
+    let groups = group_tallies
+        .into_iter()
+        .map(|(name, (t, n, errors))| {
+            Ok((
+                name,
+                GroupScores {
+                    n,
+                    errors,
+                    scores: t.finish()?,
+                },
+            ))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
     Ok(ManifestReport {
         mode: branch.name().into(),
         n: rows.len(),
@@ -457,6 +510,7 @@ pub fn score_manifest(
         gender,
         emotion,
         branches,
+        groups,
         model: branch.provenance(),
     })
 }

@@ -39,7 +39,10 @@ pub mod report;
 
 pub use calibration::{cross_fitted, fit_temperature, plot_reliability, Reliability, ECE_BINS};
 pub use folds::{group_k_fold, stratified_group_k_fold, stratified_split, Fold};
-pub use manifest::{score_manifest, AbstentionScores, ManifestBranch, ManifestReport, RowFailure};
+pub use manifest::{
+    score_manifest, AbstentionScores, BranchScores, GroupScores, ManifestBranch, ManifestReport,
+    RowFailure,
+};
 pub use metrics::{
     argmax_among, argmax_among_batch, roc_curve, ConfusionMatrix, RocCurve, RocPoint,
 };

@@ -14,7 +14,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::face::{fairface_examples, ferplus_examples, FaceExample};
-use crate::data::{load_fairface, load_ferplus, stratified_fairface_split, CropCache};
+use crate::data::{
+    load_fairface, load_ferplus, stratified_fairface_split, CropCache, FairFaceRecord,
+};
 use crate::model::Prediction;
 use crate::rng::SeededRng;
 use crate::vision::{CropConfig, FaceSource};
@@ -77,6 +79,55 @@ pub struct FaceSplits {
 
 /// Loads and crops every split with `crop` (which images go where depends only on the
 /// seeds); `soft` keeps FER+'s vote distributions as training targets.
+/// FairFace's three parts, each stratified by gender x race from `split_seed`: (training 85%,
+/// selection 5%, test 10%). The same records and seed always give the same parts.
+pub fn fairface_parts(
+    records: &[FairFaceRecord],
+    split_seed: u64,
+) -> (Vec<FairFaceRecord>, Vec<FairFaceRecord>, Vec<FairFaceRecord>) {
+    let (rest, test) = stratified_fairface_split(records, 0.10, split_seed);
+    let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, split_seed ^ 1);
+    (tr, sel, test)
+}
+
+/// Writes FairFace records as an `evaluate` manifest (`face,voice,gender,emotion,group`,
+/// absolute image paths) whose `group` is the race group (`by = "race"`) or the age band
+/// (`by = "age"`), so `evaluate --mode face` gives the per-group audit of any model.
+pub fn write_fairface_manifest(
+    records: &[FairFaceRecord],
+    by: &str,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let group_of: fn(&FairFaceRecord) -> &str = match by {
+        "race" => |r| r.race.as_str(),
+        "age" => |r| r.age.as_str(),
+        other => {
+            return Err(crate::Error::InvalidConfig(format!(
+                "FairFace groups are race or age, not {other:?}"
+            )))
+        }
+    };
+    let mut w = csv::Writer::from_path(path)
+        .map_err(|e| crate::Error::InvalidConfig(format!("{}: {e}", path.display())))?;
+    let io = |e: csv::Error| crate::Error::InvalidConfig(format!("{}: {e}", path.display()));
+    w.write_record(["face", "voice", "gender", "emotion", "group"])
+        .map_err(io)?;
+    for r in records {
+        let image = std::fs::canonicalize(&r.image).unwrap_or_else(|_| r.image.clone());
+        w.write_record([
+            image.display().to_string().as_str(),
+            "",
+            &r.gender.to_string().to_lowercase(),
+            "",
+            group_of(r),
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| crate::Error::io(path, e))?;
+    Ok(())
+}
+
 pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Result<FaceSplits> {
     let mut split_rng = SeededRng::new(cfg.split_seed);
     let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {
@@ -134,8 +185,7 @@ pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Resu
     }
     if let Some(csv) = &cfg.fairface {
         let (recs, missing) = load_fairface(csv)?;
-        let (rest, test) = stratified_fairface_split(&recs, 0.10, cfg.split_seed);
-        let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, cfg.split_seed ^ 1);
+        let (tr, sel, test) = fairface_parts(&recs, cfg.split_seed);
         let t0 = Instant::now();
         let tr = if cfg.eval_only { Vec::new() } else { tr };
         let (tr_ex, tr_skip) = fairface_examples(&tr, crop, FaceSource::Detect, Some(&ff_cache))?;
@@ -324,6 +374,52 @@ pub fn prior_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fairface_parts_are_disjoint_and_their_manifests_carry_the_groups() {
+        use crate::data::FAIRFACE_RACES;
+        let dir = std::env::temp_dir().join(format!("facevox-ffparts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut csv = String::from("file,age,gender,race,service_test\n");
+        for i in 0..280 {
+            std::fs::write(dir.join(format!("{i}.jpg")), b"").unwrap();
+            let gender = if i % 2 == 0 { "Male" } else { "Female" };
+            let race = FAIRFACE_RACES[(i / 2) % 7];
+            let age = ["3-9", "20-29", "more than 70"][i % 3];
+            csv.push_str(&format!("{i}.jpg,{age},{gender},{race},TRUE\n"));
+        }
+        std::fs::write(dir.join("labels.csv"), csv).unwrap();
+        let (recs, missing) = crate::data::load_fairface(dir.join("labels.csv")).unwrap();
+        assert_eq!((recs.len(), missing), (280, 0));
+        let (tr, sel, test) = fairface_parts(&recs, 42);
+        assert_eq!(tr.len() + sel.len() + test.len(), 280);
+        // 20 per gender x race stratum: 2 of each in test.
+        assert_eq!(test.len(), 28);
+        let names = |v: &[FairFaceRecord]| -> std::collections::BTreeSet<PathBuf> {
+            v.iter().map(|r| r.image.clone()).collect()
+        };
+        assert!(names(&tr).is_disjoint(&names(&test)));
+        assert!(names(&sel).is_disjoint(&names(&test)));
+        assert!(names(&tr).is_disjoint(&names(&sel)));
+        assert_eq!(fairface_parts(&recs, 42).2, test, "the split is seeded");
+
+        write_fairface_manifest(&test, "race", dir.join("race.csv")).unwrap();
+        write_fairface_manifest(&test, "age", dir.join("age.csv")).unwrap();
+        let by_race = crate::data::load_manifest(dir.join("race.csv")).unwrap();
+        let by_age = crate::data::load_manifest(dir.join("age.csv")).unwrap();
+        assert_eq!(by_race.len(), test.len());
+        for ((r, m), a) in test.iter().zip(&by_race).zip(&by_age) {
+            assert_eq!(m.group.as_deref(), Some(r.race.as_str()));
+            assert_eq!(a.group.as_deref(), Some(r.age.as_str()));
+            assert_eq!(m.gender, Some(r.gender));
+            assert_eq!((m.voice.as_ref(), m.emotion), (None, None));
+            assert!(m.face.as_ref().unwrap().ends_with(r.image.file_name().unwrap()));
+        }
+        let err = write_fairface_manifest(&test, "hair", dir.join("x.csv")).unwrap_err();
+        assert!(matches!(err, crate::Error::InvalidConfig(_)), "{err}");
+        assert!(!dir.join("x.csv").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn prior_sweep_trades_accuracy_for_rare_recall() {

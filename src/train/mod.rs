@@ -45,8 +45,8 @@ pub use face::{
     LUMA_WEIGHTS,
 };
 pub use face_protocol::{
-    accuracy_by_group, class_prior, face_splits, group_gap, prediction_rows, prior_sweep,
-    FaceSplitConfig, FaceSplits, PriorSweepPoint,
+    accuracy_by_group, class_prior, face_splits, fairface_parts, group_gap, prediction_rows,
+    prior_sweep, write_fairface_manifest, FaceSplitConfig, FaceSplits, PriorSweepPoint,
 };
 pub use fusion::{train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig};
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
