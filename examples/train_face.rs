@@ -134,7 +134,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         cfg.train.seed = s;
     }
     if args.write_manifests {
-        let csv = args.fairface.as_ref().ok_or("--write-manifests needs --fairface")?;
+        let csv = args
+            .fairface
+            .as_ref()
+            .ok_or("--write-manifests needs --fairface")?;
         let (recs, missing) = facevox::training::data::load_fairface(csv)?;
         let (_, sel, test) = facevox::training::fairface_parts(&recs, args.split_seed);
         std::fs::create_dir_all(&args.out)?;

@@ -170,7 +170,9 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
     assert!(b["gender"]["balanced_accuracy"].is_number(), "{b}");
     assert!(b["emotion"]["accuracy"].is_number(), "{b}");
     // The groups partition the scored rows: their gender hits add up to the whole's.
-    let hits = |s: &facevox::training::eval::BranchScores| s.gender.confusion[0][0] + s.gender.confusion[1][1];
+    let hits = |s: &facevox::training::eval::BranchScores| {
+        s.gender.confusion[0][0] + s.gender.confusion[1][1]
+    };
     assert_eq!(
         hits(&r.groups["a"].scores) + hits(&r.groups["b"].scores),
         r.gender.confusion[0][0] + r.gender.confusion[1][1]

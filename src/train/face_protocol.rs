@@ -84,7 +84,11 @@ pub struct FaceSplits {
 pub fn fairface_parts(
     records: &[FairFaceRecord],
     split_seed: u64,
-) -> (Vec<FairFaceRecord>, Vec<FairFaceRecord>, Vec<FairFaceRecord>) {
+) -> (
+    Vec<FairFaceRecord>,
+    Vec<FairFaceRecord>,
+    Vec<FairFaceRecord>,
+) {
     let (rest, test) = stratified_fairface_split(records, 0.10, split_seed);
     let (tr, sel) = stratified_fairface_split(&rest, 0.05 / 0.90, split_seed ^ 1);
     (tr, sel, test)
@@ -413,7 +417,11 @@ mod tests {
             assert_eq!(a.group.as_deref(), Some(r.age.as_str()));
             assert_eq!(m.gender, Some(r.gender));
             assert_eq!((m.voice.as_ref(), m.emotion), (None, None));
-            assert!(m.face.as_ref().unwrap().ends_with(r.image.file_name().unwrap()));
+            assert!(m
+                .face
+                .as_ref()
+                .unwrap()
+                .ends_with(r.image.file_name().unwrap()));
         }
         let err = write_fairface_manifest(&test, "hair", dir.join("x.csv")).unwrap_err();
         assert!(matches!(err, crate::Error::InvalidConfig(_)), "{err}");
