@@ -11,6 +11,12 @@
 //! - `detect/frame_640x480`: one full-frame detection by the default detector.
 //! - `clip_to_crops/5fps`: the whole path, video file to 64x64 face crops at 5 frames/s
 //!   (`video_face_crops` with the default `ClipConfig`). Target: under 400 ms (10x real time).
+//! - `landmarks/predict_5pt`: the 5-point landmark model (port of dlib's shape predictor) on
+//!   one face of an RGB frame (`predict_seeta_rgb`, Seeta box found outside the loop), cycling
+//!   over 30 frames.
+//!   dlib's own `shape_predictor` from Python takes about 0.6 ms per face on the same faces
+//!   (`tools/dlib_landmark_reference.py` prints its timing).
+//! - `landmarks/align_64`: `align_face` of one face to a 64x64 crop.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -18,7 +24,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use facevox::vision::{
-    read_video_frames, video_face_crops, ClipConfig, FaceDetector, SeetaDetector, VideoConfig,
+    align_face, read_video_frames, video_face_crops, ClipConfig, FaceDetector, LandmarkModel,
+    SeetaDetector, VideoConfig,
 };
 
 fn clip() -> std::path::PathBuf {
@@ -67,5 +74,36 @@ fn clip_to_crops(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, detect, clip_to_crops);
+fn landmarks(c: &mut Criterion) {
+    let frames = read_video_frames(clip(), &VideoConfig::sampled(7.5)).unwrap();
+    let mut detector = SeetaDetector::new().unwrap();
+    let faces: Vec<_> = frames
+        .iter()
+        .map(|f| (&f.image, detector.detect(&f.image).unwrap()[0]))
+        .collect();
+    let model = LandmarkModel::shipped().unwrap();
+    let mut g = c.benchmark_group("landmarks");
+    g.sample_size(50);
+    let mut i = 0;
+    g.bench_function("predict_5pt", |b| {
+        b.iter(|| {
+            i = (i + 1) % faces.len();
+            let (image, face) = faces[i];
+            black_box(model.predict_seeta_rgb(image, &face).unwrap())
+        })
+    });
+    let marks: Vec<_> = faces
+        .iter()
+        .map(|(image, face)| model.predict_seeta_rgb(image, face).unwrap())
+        .collect();
+    g.bench_function("align_64", |b| {
+        b.iter(|| {
+            i = (i + 1) % faces.len();
+            black_box(align_face(faces[i].0, &marks[i], 64, 0.2).unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, detect, clip_to_crops, landmarks);
 criterion_main!(benches);

@@ -110,7 +110,8 @@ pub enum Error {
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
 
-    /// The image declares a width or height of zero, so it holds no picture to analyse.
+    /// The image declares a width or height of zero (or, for the landmark model, under two
+    /// pixels), so it holds no picture to analyse.
     #[error("image too small: {width}x{height} pixels")]
     ImageTooSmall {
         /// Declared width.

@@ -3,9 +3,10 @@
 //! tensor. [`CropConfig`] is serde so it can be saved beside a face model: training and
 //! inference then crop alike.
 //!
-//! The crop is not rotated to level the eyes: the bundled detector gives no landmarks, so crops
-//! are aligned by the detector box only (the detector is frontal, so faces are upright within
-//! about ±15 degrees).
+//! The crop is not rotated to level the eyes: crops are aligned by the detector box only (the
+//! detector is frontal, so faces are upright within about ±15 degrees). Landmarks and a
+//! similarity warp to a canonical pose exist ([`super::landmarks`]), but no shipped model was
+//! trained on aligned crops yet, so the crop path does not use them.
 
 use std::path::Path;
 

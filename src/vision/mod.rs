@@ -15,6 +15,9 @@
 //! - [`CropConfig`] says how a face becomes a model input (size, margin, grey or RGB,
 //!   normalisation); [`FaceCropper`] crops photos, or pre-cropped faces without detection.
 //! - [`Augmenter`] makes seeded, repeatable training variants of crops.
+//! - [`LandmarkModel`] finds five landmarks (eye corners, bottom of the nose; a port of dlib's
+//!   5-point shape predictor, model compiled in) and [`align_face`] warps a face so its eyes
+//!   are level at fixed positions. Not yet used by the crops or the analysers.
 //!
 //! Quick start:
 //!
@@ -37,6 +40,7 @@ pub mod augment;
 pub mod crop;
 pub mod detect;
 pub mod image_io;
+pub mod landmarks;
 mod media;
 pub(crate) mod mp4;
 pub mod track;
@@ -54,6 +58,10 @@ pub use crop::{
 pub use detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector, SeetaRetryConfig};
 pub use image::{GrayImage, RgbImage};
 pub use image_io::{decode_image, decode_image_with, load_image, load_image_with, ImageLimits};
+pub use landmarks::{
+    align_face, canonical_eye_positions, face_box_from_dlib_rect, BoxAdapter, LandmarkModel,
+    Landmarks5,
+};
 pub use media::{media_kind, MediaKind, PICTURE_EXTENSIONS, VIDEO_EXTENSIONS};
 pub use track::{
     folder_face_crops, track_faces, video_face_crops, ClipConfig, FaceTracker, FrameFace,
