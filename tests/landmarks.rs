@@ -467,3 +467,72 @@ fn dump_reference_inputs() {
     .unwrap();
     println!("wrote {} pictures to {}", inputs.len(), out.display());
 }
+
+#[test]
+fn crop_config_align_crops_through_the_landmarks_for_detected_and_precropped_faces() {
+    use facevox::vision::{crop_face, crop_precropped, normalize_face, CropConfig, FaceCropper};
+    let frames = read_video_frames(example_clip(), &VideoConfig::sampled(1.0)).unwrap();
+    let pic = &frames[1].image;
+    let seeta = FacePick::Largest
+        .pick(&SeetaDetector::new().unwrap().detect(pic).unwrap())
+        .expect("a face in the example clip");
+    let plain = CropConfig::rgb(96);
+    let aligned = CropConfig {
+        align: true,
+        ..plain.clone()
+    };
+    // Off by default and absent from the JSON when off (old files and caches keep their keys).
+    assert!(!plain.align);
+    assert!(!serde_json::to_string(&plain).unwrap().contains("align"));
+    let json = serde_json::to_string(&aligned).unwrap();
+    assert!(json.contains("\"align\":true"), "{json}");
+    assert_eq!(serde_json::from_str::<CropConfig>(&json).unwrap(), aligned);
+
+    // A detected face: the crop is the landmark warp of the detector's box.
+    let marks = LandmarkModel::shipped()
+        .unwrap()
+        .predict_seeta_rgb(pic, &seeta)
+        .unwrap();
+    let want = align_face(pic, &marks, 96, aligned.margin).unwrap();
+    let got = crop_face(pic, &seeta, &aligned).unwrap();
+    assert_eq!(got, normalize_face(&want, &aligned).unwrap());
+    assert_ne!(got, crop_face(pic, &seeta, &plain).unwrap());
+    // The same through a cropper that detects.
+    let mut cropper =
+        FaceCropper::for_source(facevox::vision::FaceSource::Detect, aligned.clone()).unwrap();
+    assert_eq!(cropper.crop(pic).unwrap().unwrap(), got);
+    // In the aligned crop the eyes are level where the canonical positions say.
+    let (l, r) = canonical_eye_positions(96, aligned.margin);
+    let again = LandmarkModel::shipped()
+        .unwrap()
+        .predict_seeta_rgb(
+            &want,
+            &FaceBox::new(
+                96.0 / 1.4 * 0.2,
+                96.0 / 1.4 * 0.2,
+                96.0 / 1.4,
+                96.0 / 1.4,
+                1.0,
+            ),
+        )
+        .unwrap();
+    assert!(
+        again.roll_degrees().abs() < 3.0,
+        "roll {}",
+        again.roll_degrees()
+    );
+    let (gl, gr) = (again.left_eye_center(), again.right_eye_center());
+    let d = r[0] - l[0];
+    for (g, c) in [(gl, l), (gr, r)] {
+        let err = ((g[0] - c[0]).powi(2) + (g[1] - c[1]).powi(2)).sqrt();
+        assert!(err < 0.15 * d, "eye at {g:?}, canonical {c:?}");
+    }
+
+    // A picture that is already a face crop of the crop's own size is still aligned.
+    let face_pic = facevox::vision::crop_face_image(pic, &seeta, &plain).unwrap();
+    let as_is = crop_precropped(&face_pic, &plain).unwrap();
+    assert_eq!(as_is, normalize_face(&face_pic, &plain).unwrap());
+    let warped = crop_precropped(&face_pic, &aligned).unwrap();
+    assert_ne!(warped, as_is);
+    assert_eq!(warped.shape(), [3, 96, 96]);
+}

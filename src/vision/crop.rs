@@ -80,6 +80,15 @@ pub struct CropConfig {
     pub std: Vec<f32>,
     /// Resampling filter.
     pub filter: ResizeFilter,
+    /// Align the face before cropping: find its five landmarks
+    /// ([`LandmarkModel::shipped`](super::LandmarkModel::shipped), from the detector's box) and
+    /// warp it so the eyes are level at [`canonical_eye_positions`](super::canonical_eye_positions)
+    /// (`size`, `margin`), the face as large as an unaligned crop makes a typical one. A
+    /// pre-cropped picture is aligned from its centre square. Off by default: a model reads the
+    /// crops it was trained on, so only a model trained with `align` should use it. (Absent from
+    /// the JSON when off, so older model files and crop caches keep their meaning.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub align: bool,
 }
 
 impl Default for CropConfig {
@@ -92,6 +101,7 @@ impl Default for CropConfig {
             mean: vec![0.5],
             std: vec![0.5],
             filter: ResizeFilter::Lanczos3,
+            align: false,
         }
     }
 }
@@ -242,6 +252,10 @@ pub fn crop_face_image(image: &RgbImage, face: &FaceBox, config: &CropConfig) ->
     if !(face.x.is_finite() && face.y.is_finite() && face.width > 0.0 && face.height > 0.0) {
         return Err(Error::InvalidConfig(format!("face box {face:?} is empty")));
     }
+    if config.align {
+        let landmarks = super::LandmarkModel::shipped()?.predict_seeta_rgb(image, face)?;
+        return super::align_face(image, &landmarks, config.size, config.margin);
+    }
     let r = square_region(face, config.margin, image.width(), image.height());
     let view = image::imageops::crop_imm(image, r.x, r.y, r.side, r.side);
     if r.side == config.size {
@@ -267,6 +281,18 @@ pub fn precropped_face_image(image: &RgbImage, config: &CropConfig) -> Result<Rg
         });
     }
     let side = w.min(h);
+    if config.align {
+        // The centre square stands in for the detector's box.
+        let square = super::FaceBox::new(
+            ((w - side) / 2) as f32,
+            ((h - side) / 2) as f32,
+            side as f32,
+            side as f32,
+            1.0,
+        );
+        let landmarks = super::LandmarkModel::shipped()?.predict_rgb(image, &square)?;
+        return super::align_face(image, &landmarks, config.size, config.margin);
+    }
     let square = image::imageops::crop_imm(image, (w - side) / 2, (h - side) / 2, side, side);
     if side == config.size {
         return Ok(square.to_image());
@@ -327,6 +353,10 @@ pub fn crop_face(image: &RgbImage, face: &FaceBox, config: &CropConfig) -> Resul
 /// A picture that is already a tight face crop (for example FER+ 48x48) as a tensor: no
 /// detection, the centre square is resized to `config.size` (the margin does not apply).
 pub fn crop_precropped(image: &RgbImage, config: &CropConfig) -> Result<FaceCrop> {
+    if config.align {
+        // Aligned even when the picture already has the crop's size.
+        return normalize_face(&precropped_face_image(image, config)?, config);
+    }
     normalize_face(image, config)
 }
 
