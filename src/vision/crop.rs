@@ -3,10 +3,11 @@
 //! tensor. [`CropConfig`] is serde so it can be saved beside a face model: training and
 //! inference then crop alike.
 //!
-//! The crop is not rotated to level the eyes: crops are aligned by the detector box only (the
-//! detector is frontal, so faces are upright within about ±15 degrees). Landmarks and a
-//! similarity warp to a canonical pose exist ([`super::landmarks`]), but no shipped model was
-//! trained on aligned crops yet, so the crop path does not use them.
+//! By default the crop is not rotated to level the eyes: it is placed by the detector box only
+//! (the detector is frontal, so faces are upright within about ±15 degrees). With
+//! [`CropConfig::align`] the face is first warped through its five landmarks
+//! ([`super::landmarks`]) so the eyes are level at fixed positions; no shipped model was
+//! trained on aligned crops yet, so the shipped crop configs leave it off.
 
 use std::path::Path;
 

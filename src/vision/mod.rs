@@ -17,7 +17,8 @@
 //! - [`Augmenter`] makes seeded, repeatable training variants of crops.
 //! - [`LandmarkModel`] finds five landmarks (eye corners, bottom of the nose; a port of dlib's
 //!   5-point shape predictor, model compiled in) and [`align_face`] warps a face so its eyes
-//!   are level at fixed positions. Not yet used by the crops or the analysers.
+//!   are level at fixed positions; a [`CropConfig`] with `align` crops through them (no shipped
+//!   model does yet).
 //!
 //! Quick start:
 //!
