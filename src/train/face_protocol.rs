@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::face::{fairface_examples, ferplus_examples, FaceExample};
 use crate::data::{
-    load_fairface, load_ferplus, stratified_fairface_split, CropCache, FairFaceRecord,
+    load_fairface, load_ferplus, stratified_fairface_split, write_manifest, CropCache,
+    FairFaceRecord, Sample,
 };
 use crate::model::Prediction;
 use crate::rng::SeededRng;
@@ -77,8 +78,6 @@ pub struct FaceSplits {
     pub skipped: Vec<PathBuf>,
 }
 
-/// Loads and crops every split with `crop` (which images go where depends only on the
-/// seeds); `soft` keeps FER+'s vote distributions as training targets.
 /// FairFace's three parts, each stratified by gender x race from `split_seed`: (training 85%,
 /// selection 5%, test 10%). The same records and seed always give the same parts.
 pub fn fairface_parts(
@@ -94,15 +93,14 @@ pub fn fairface_parts(
     (tr, sel, test)
 }
 
-/// Writes FairFace records as an `evaluate` manifest (`face,voice,gender,emotion,group`,
-/// absolute image paths) whose `group` is the race group (`by = "race"`) or the age band
+/// Writes FairFace records as an `evaluate` manifest ([`write_manifest`]; image paths absolute,
+/// or relative where they lie under the manifest's folder) whose `group` is the race group (`by = "race"`) or the age band
 /// (`by = "age"`), so `evaluate --mode face` gives the per-group audit of any model.
 pub fn write_fairface_manifest(
     records: &[FairFaceRecord],
     by: &str,
     path: impl AsRef<Path>,
 ) -> Result<()> {
-    let path = path.as_ref();
     let group_of: fn(&FairFaceRecord) -> &str = match by {
         "race" => |r| r.race.as_str(),
         "age" => |r| r.age.as_str(),
@@ -112,26 +110,21 @@ pub fn write_fairface_manifest(
             )))
         }
     };
-    let mut w = csv::Writer::from_path(path)
-        .map_err(|e| crate::Error::InvalidConfig(format!("{}: {e}", path.display())))?;
-    let io = |e: csv::Error| crate::Error::InvalidConfig(format!("{}: {e}", path.display()));
-    w.write_record(["face", "voice", "gender", "emotion", "group"])
-        .map_err(io)?;
-    for r in records {
-        let image = std::fs::canonicalize(&r.image).unwrap_or_else(|_| r.image.clone());
-        w.write_record([
-            image.display().to_string().as_str(),
-            "",
-            &r.gender.to_string().to_lowercase(),
-            "",
-            group_of(r),
-        ])
-        .map_err(io)?;
-    }
-    w.flush().map_err(|e| crate::Error::io(path, e))?;
-    Ok(())
+    let samples: Vec<Sample> = records
+        .iter()
+        .map(|r| Sample {
+            face: Some(std::fs::canonicalize(&r.image).unwrap_or_else(|_| r.image.clone())),
+            voice: None,
+            gender: Some(r.gender),
+            emotion: None,
+            group: Some(group_of(r).to_string()),
+        })
+        .collect();
+    write_manifest(path, &samples)
 }
 
+/// Loads and crops every split with `crop` (which images go where depends only on the
+/// seeds); `soft` keeps FER+'s vote distributions as training targets.
 pub fn face_splits(cfg: &FaceSplitConfig, crop: &CropConfig, soft: bool) -> Result<FaceSplits> {
     let mut split_rng = SeededRng::new(cfg.split_seed);
     let cap = |mut v: Vec<FaceExample>, rng: &mut SeededRng| {

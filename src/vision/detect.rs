@@ -402,13 +402,15 @@ fn pad_edges(image: &GrayImage, pad: u32) -> GrayImage {
     })
 }
 
-/// BT.601 luma of an RGB image, in 8.8 fixed point.
+/// BT.601 luma of one RGB pixel (`[r, g, b]`), in 8.8 fixed point.
+#[inline]
+pub(crate) fn luma(p: &[u8]) -> u8 {
+    ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32 + 128) >> 8) as u8
+}
+
+/// BT.601 luma of an RGB image, in 8.8 fixed point ([`luma`] of each pixel).
 pub(crate) fn rgb_to_gray(image: &RgbImage) -> GrayImage {
-    let data: Vec<u8> = image
-        .as_raw()
-        .chunks_exact(3)
-        .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32 + 128) >> 8) as u8)
-        .collect();
+    let data: Vec<u8> = image.as_raw().chunks_exact(3).map(luma).collect();
     GrayImage::from_raw(image.width(), image.height(), data).expect("one byte per pixel")
 }
 

@@ -277,11 +277,8 @@ impl LandmarkModel {
     /// image, without converting the whole picture.
     pub fn predict_points_rgb(&self, image: &RgbImage, face: &FaceBox) -> Result<Vec<[f32; 2]>> {
         let raw = image.as_raw();
-        let luma = |i: usize| {
-            let p = &raw[3 * i..3 * i + 3];
-            ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32 + 128) >> 8) as u8
-        };
-        self.run(image.width(), image.height(), luma, face)
+        let pixel = |i: usize| super::detect::luma(&raw[3 * i..3 * i + 3]);
+        self.run(image.width(), image.height(), pixel, face)
     }
 
     /// The cascade on a `width` x `height` image whose grey value at `y * width + x` is
