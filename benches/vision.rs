@@ -17,6 +17,13 @@
 //!   dlib's own `shape_predictor` from Python takes about 0.6 ms per face on the same faces
 //!   (`tools/dlib_landmark_reference.py` prints its timing).
 //! - `landmarks/align_64`: `align_face` of one face to a 64x64 crop.
+//! - `mmod/picture_96_upsample1`, `mmod/picture_96_upsample2`: the MMOD face detector (port of
+//!   dlib's CNN face detector) on one 96x96 picture, upsampled once or twice as the SeetaFace
+//!   fallback does, cycling over the first 20 pictures of the FairFace test part
+//!   (`runs/fairface_manifests/fairface_test_by_race.csv`) when FACEVOX_DATA is set, else over
+//!   96x96 crops of the clip's face. dlib's own detector from Python on the same FairFace
+//!   pictures: `tools/dlib_mmod_reference.py --time-manifest ...` prints its timing.
+//!   `cargo bench --bench vision -- mmod` runs only these.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -24,8 +31,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use facevox::vision::{
-    align_face, read_video_frames, video_face_crops, ClipConfig, FaceDetector, LandmarkModel,
-    SeetaDetector, VideoConfig,
+    align_face, load_image, read_video_frames, video_face_crops, ClipConfig, FaceDetector,
+    LandmarkModel, MmodConfig, MmodDetector, RgbImage, SeetaDetector, VideoConfig,
 };
 
 fn clip() -> std::path::PathBuf {
@@ -105,5 +112,74 @@ fn landmarks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, detect, clip_to_crops, landmarks);
+/// 96x96 pictures for the MMOD bench: FairFace test pictures, or crops of the clip's face.
+fn pictures_96() -> (Vec<RgbImage>, &'static str) {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("runs/fairface_manifests/fairface_test_by_race.csv");
+    if let (Some(data), Ok(text)) = (
+        std::env::var_os("FACEVOX_DATA"),
+        std::fs::read_to_string(&manifest),
+    ) {
+        let prefix = format!("{}/", Path::new(&data).display());
+        let pics: Vec<RgbImage> = text
+            .lines()
+            .skip(1)
+            .take(20)
+            .filter_map(|l| {
+                let face = l.split(',').next()?;
+                let rel = face.strip_prefix(&prefix).unwrap_or(face);
+                load_image(Path::new(&data).join(rel)).ok()
+            })
+            .collect();
+        if !pics.is_empty() {
+            return (pics, "FairFace test pictures");
+        }
+    }
+    let frames = read_video_frames(clip(), &VideoConfig::sampled(5.0)).unwrap();
+    let mut detector = SeetaDetector::new().unwrap();
+    let pics = frames
+        .iter()
+        .map(|f| {
+            let face = detector.detect(&f.image).unwrap()[0];
+            let (cx, cy) = face.center();
+            let s = 1.5 * face.width;
+            let crop = image::imageops::crop_imm(
+                &f.image,
+                (cx - s / 2.0).max(0.0) as u32,
+                (cy - s / 2.0).max(0.0) as u32,
+                s as u32,
+                s as u32,
+            )
+            .to_image();
+            image::imageops::resize(&crop, 96, 96, image::imageops::FilterType::Triangle)
+        })
+        .collect();
+    (pics, "crops of the clip's face")
+}
+
+fn mmod(c: &mut Criterion) {
+    let (pics, what) = pictures_96();
+    println!("mmod: {} {what}", pics.len());
+    let mut g = c.benchmark_group("mmod");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    for upsample in [1, 2] {
+        let detector = MmodDetector::shipped()
+            .unwrap()
+            .with_config(MmodConfig {
+                upsample,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut i = 0;
+        g.bench_function(format!("picture_96_upsample{upsample}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % pics.len();
+                black_box(detector.detect_rects(&pics[i]).unwrap())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decode, detect, clip_to_crops, landmarks, mmod);
 criterion_main!(benches);

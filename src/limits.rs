@@ -32,6 +32,10 @@ pub const DEFAULT_MAX_IMAGE_SIDE: u32 = 16_384;
 pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
 /// Largest face-crop side a `CropConfig` may ask for, in pixels.
 pub const MAX_CROP_SIZE: u32 = 1024;
+/// Largest picture the MMOD face detector (`vision::MmodDetector`) works on, in pixels, counted
+/// after its upsampling (4,194,304: 2048 x 2048; each upsampling step a little more than doubles
+/// both sides). Larger pictures are refused before any work.
+pub const MAX_MMOD_PIXELS: u64 = 1 << 22;
 
 /// Most mel bands a `MelConfig` may ask for.
 pub const MAX_MEL_BANDS: usize = 512;

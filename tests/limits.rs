@@ -6,7 +6,10 @@ use std::path::Path;
 
 use facevox::audio::{decode_bytes, DecodeOptions, MelConfig};
 use facevox::limits::*;
-use facevox::vision::{decode_image, CropConfig, ImageLimits, VideoConfig, VideoReader};
+use facevox::vision::{
+    decode_image, CropConfig, ImageLimits, MmodConfig, MmodDetector, MmodFallbackConfig, RgbImage,
+    SeetaConfig, SeetaDetector, VideoConfig, VideoReader,
+};
 use facevox::Error;
 
 mod common;
@@ -168,6 +171,43 @@ fn picture_and_crop_limits() {
     assert!(crop(MAX_CROP_SIZE).validate().is_ok());
     assert!(matches!(
         crop(MAX_CROP_SIZE + 1).validate(),
+        Err(Error::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn mmod_detector_limits() {
+    // 2048 x 2048 is the limit: one column more is refused before any work, and so is a
+    // picture that only passes it before upsampling.
+    assert_eq!(2048 * 2048, MAX_MMOD_PIXELS);
+    let d = MmodDetector::shipped().unwrap();
+    assert!(matches!(
+        d.detect_rects(&RgbImage::new(2049, 2048)),
+        Err(Error::ImageTooLarge { .. })
+    ));
+    let up1 = d
+        .clone()
+        .with_config(MmodConfig {
+            upsample: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    // One upsampling makes w x h into (2w + 2) x (2h + 1).
+    assert!(matches!(
+        up1.detect_rects(&RgbImage::new(1024, 1024)),
+        Err(Error::ImageTooLarge { .. })
+    ));
+    // The fallback's max_side is held to it: 1023 upsampled once is 2048 wide, 1024 is not.
+    let fallback = |max_side| SeetaConfig {
+        mmod_fallback: Some(MmodFallbackConfig {
+            max_side,
+            ..MmodFallbackConfig::default()
+        }),
+        ..SeetaConfig::default()
+    };
+    assert!(SeetaDetector::with_config(fallback(1023)).is_ok());
+    assert!(matches!(
+        SeetaDetector::with_config(fallback(1024)),
         Err(Error::InvalidConfig(_))
     ));
 }

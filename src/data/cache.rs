@@ -105,7 +105,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 const CROP_MAGIC: &[u8; 8] = b"FVXCRP01";
 
-/// A disk cache of face crops (before normalisation) for one crop config and face source, so
+/// A disk cache of face crops (before normalisation) for one crop config, face source and
+/// (for detected faces) detector configuration, so
 /// the detector runs once per image across training runs. Entries are keyed like the log-mel
 /// cache's; "no face found" is cached too.
 ///
@@ -122,7 +123,15 @@ impl CropCache {
         crop: &crate::vision::CropConfig,
         source: crate::vision::FaceSource,
     ) -> Result<Self> {
-        let key = serde_json::to_string(&(crop, source)).expect("crop config serialises");
+        // Detected crops depend on the detector too (its default settings, which the croppers
+        // use); pre-cropped ones do not, and keep the key they always had.
+        let key = match source {
+            crate::vision::FaceSource::Detect => {
+                serde_json::to_string(&(crop, source, crate::vision::SeetaConfig::default()))
+            }
+            _ => serde_json::to_string(&(crop, source)),
+        }
+        .expect("crop config serialises");
         let dir = root
             .as_ref()
             .join(format!("faces-{:016x}", fnv1a(key.as_bytes())));

@@ -9,7 +9,9 @@
 //! - [`load_image`] reads a picture; [`VideoReader`] and [`frames_from_folder`] read clips as
 //!   timestamped [`VideoFrame`]s at the rate a [`VideoConfig`] asks for.
 //! - [`FaceDetector`] is the detector interface; [`SeetaDetector`] is the default, with its
-//!   model compiled in, so nothing is downloaded.
+//!   model compiled in, so nothing is downloaded. [`MmodDetector`] (a port of dlib's CNN face
+//!   detector, model compiled in) is a slower second detector; [`SeetaConfig::mmod_fallback`]
+//!   (on by default) runs it on small pictures where SeetaFace finds nothing.
 //! - [`FaceTracker`] keeps one face across frames; [`video_face_crops`] runs the whole path from
 //!   a video file to one [`FrameFace`] per kept frame.
 //! - [`CropConfig`] says how a face becomes a model input (size, margin, grey or RGB,
@@ -43,6 +45,7 @@ pub mod detect;
 pub mod image_io;
 pub mod landmarks;
 mod media;
+pub mod mmod;
 pub(crate) mod mp4;
 pub mod track;
 pub mod video;
@@ -56,7 +59,10 @@ pub use crop::{
     precropped_face_image, square_region, ColorMode, CropConfig, FaceCrop, FaceCropper, FaceSource,
     ResizeFilter, SquareRegion,
 };
-pub use detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector, SeetaRetryConfig};
+pub use detect::{
+    FaceBox, FaceDetector, FacePick, MmodFallbackConfig, SeetaConfig, SeetaDetector,
+    SeetaRetryConfig,
+};
 pub use image::{GrayImage, RgbImage};
 pub use image_io::{decode_image, decode_image_with, load_image, load_image_with, ImageLimits};
 pub use landmarks::{
@@ -64,6 +70,7 @@ pub use landmarks::{
     Landmarks5,
 };
 pub use media::{media_kind, MediaKind, PICTURE_EXTENSIONS, VIDEO_EXTENSIONS};
+pub use mmod::{MmodConfig, MmodDetection, MmodDetector, MAX_MMOD_UPSAMPLE};
 pub use track::{
     folder_face_crops, track_faces, video_face_crops, ClipConfig, FaceTracker, FrameFace,
     TrackerConfig,
