@@ -24,6 +24,9 @@
 //! * fused output: identity pairs (each RAVDESS clip's out-of-fold voice output with the
 //!   same actor's still, both calibrated), cross-fitted over the voice folds.
 //!
+//! With `--face-only`, only the face temperatures are fitted and written (the voice's and the
+//! fused ones stay as they are), so a new face model is calibrated without the voice runs.
+//!
 //! Writes `report.json`, `reliability_*.svg` and `face_outputs.json` (every scored face's
 //! uncalibrated output and labels, read by `modality_benchmark`) to `--out`; with `--write`, each branch's
 //! temperatures into `face.json` / `voice.json` and the fused ones into `fusion.json` in
@@ -50,9 +53,10 @@ struct Args {
     /// Models folder (face.*, voice.*, fusion.json).
     #[arg(long, default_value = "models")]
     models: PathBuf,
-    /// Cross-validation report with out-of-fold outputs of the voice model's recipe.
-    #[arg(long)]
-    voice_cv: PathBuf,
+    /// Cross-validation report with out-of-fold outputs of the voice model's recipe (needed
+    /// unless --face-only).
+    #[arg(long, required_unless_present = "face_only")]
+    voice_cv: Option<PathBuf>,
     /// Another report whose out-of-fold outputs stand for perceived gender (the recipe of
     /// the voice model's gender members), when they differ from --voice-cv's. Given more than
     /// once (one per recipe, the same folds), the reports' gender outputs are averaged per clip.
@@ -67,9 +71,9 @@ struct Args {
     /// FairFace label CSV.
     #[arg(long)]
     fairface: PathBuf,
-    /// RAVDESS stills (Actor_NN.png) for the identity pairs.
-    #[arg(long)]
-    stills: PathBuf,
+    /// RAVDESS stills (Actor_NN.png) for the identity pairs (needed unless --face-only).
+    #[arg(long, required_unless_present = "face_only")]
+    stills: Option<PathBuf>,
     /// Face-crop cache.
     #[arg(long, default_value = "target/facevox-cache")]
     cache: PathBuf,
@@ -79,6 +83,11 @@ struct Args {
     /// Write the fitted temperatures into the model files in --models.
     #[arg(long)]
     write: bool,
+    /// Fit, report and (with --write) write only the face temperatures; the voice's and the
+    /// fused ones stay as they are. For a new face model when the voice's out-of-fold runs
+    /// are not at hand.
+    #[arg(long, conflicts_with_all = ["voice_cv", "voice_gender_cv", "accent_heldout"])]
+    face_only: bool,
 }
 
 fn main() {
@@ -237,93 +246,6 @@ fn run(args: Args) -> Res<()> {
     std::fs::create_dir_all(&args.out)?;
     let mut report = serde_json::Map::new();
 
-    // ---- voice ----
-    let cv: VoiceCrossValidation = serde_json::from_str(&std::fs::read_to_string(&args.voice_cv)?)?;
-    let mut gender_reports: Vec<VoiceCrossValidation> = Vec::new();
-    for p in &args.voice_gender_cv {
-        gender_reports.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
-    }
-    // Without --voice-gender-cv, --voice-cv's own outputs stand for perceived gender.
-    let gcvs = if gender_reports.is_empty() {
-        std::slice::from_ref(&cv)
-    } else {
-        gender_reports.as_slice()
-    };
-    let mean_gender = VoiceCrossValidation::mean_gender_by_clip(gcvs)?;
-    let gcv = &gcvs[0];
-    let voice_emotions = cv.config.emotions.clone();
-    let mut v_emotion = Rows::default();
-    let mut v_gender = Rows::default();
-    // The voice OOF outputs by clip index, for the identity pairs.
-    let mut oof: BTreeMap<usize, (usize, String, Vec<f32>, Option<Emotion>)> = BTreeMap::new();
-    for (k, fold) in cv.folds.iter().enumerate() {
-        if fold.test_predictions.is_empty() {
-            return Err(format!("{}: no out-of-fold outputs", args.voice_cv.display()).into());
-        }
-        for o in &fold.test_predictions {
-            if let Some(e) = o.emotion {
-                let l = voice_emotions
-                    .iter()
-                    .position(|&x| x == e)
-                    .ok_or("unknown emotion")?;
-                v_emotion.push(o.prediction.emotion.clone(), l, k, "ravdess");
-            }
-            oof.insert(
-                o.index,
-                (
-                    k,
-                    o.group.clone().unwrap_or_default(),
-                    o.prediction.emotion.clone(),
-                    o.emotion,
-                ),
-            );
-        }
-    }
-    let mut oof_gender: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
-    for (k, fold) in gcv.folds.iter().enumerate() {
-        for o in &fold.test_predictions {
-            let group = o.group.clone().unwrap_or_default();
-            if !group.starts_with("actor") {
-                continue;
-            }
-            let p = mean_gender[&(group.clone(), o.index)];
-            if let Some(g) = o.gender {
-                v_gender.push(p.to_vec(), g as usize, k, "ravdess");
-            }
-            oof_gender.insert((group, o.index), p);
-        }
-    }
-    let mut voice_file = VoiceModelFile::read(&args.models.join("voice"))?;
-    if let Some(csv) = &args.accent_heldout {
-        // The model itself, uncalibrated, on speakers it never heard.
-        let mut raw = voice_file.clone();
-        raw.calibration = Calibration::NONE;
-        let weights = std::fs::read(args.models.join("voice.safetensors"))?;
-        let analyzer =
-            VoiceAnalyzer::from_bytes(serde_json::to_string(&raw)?.as_bytes(), &weights)?;
-        let rows = facevox::training::data::load_manifest(csv)?;
-        for (i, r) in rows.iter().enumerate() {
-            let (Some(path), Some(g)) = (&r.voice, r.gender) else {
-                continue;
-            };
-            let a = analyzer.analyze_file(path)?;
-            v_gender.push(
-                gender_probs(a.gender.p_female),
-                g as usize,
-                i % 5,
-                "accent_archive",
-            );
-        }
-    }
-    let (t_ve, s) = cross_fitted_section("voice_emotion", &v_emotion, &args)?;
-    report.insert("voice_emotion".into(), s);
-    let (t_vg, s) = cross_fitted_section("voice_gender", &v_gender, &args)?;
-    report.insert("voice_gender".into(), s);
-    let voice_cal = Calibration {
-        gender: t_vg,
-        emotion: t_ve,
-    };
-
     // ---- face ----
     let face_stem = args.models.join("face");
     let face_file = FaceModelFile::read(&face_stem)?;
@@ -408,6 +330,119 @@ fn run(args: Args) -> Res<()> {
         emotion: t_fe,
     };
 
+    if args.face_only {
+        // The voice and fused temperatures stay as shipped.
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        report.insert("command".into(), json!(command));
+        report.insert("temperatures".into(), json!({"face": face_cal}));
+        std::fs::write(
+            args.out.join("report.json"),
+            serde_json::to_string_pretty(&Value::Object(report))?,
+        )?;
+        eprintln!(
+            "temperatures: face {face_cal:?}; report in {}",
+            args.out.display()
+        );
+        if args.write {
+            let mut ff = face_file.clone();
+            ff.calibration = face_cal;
+            ff.save_description(&args.models.join("face"))?;
+            eprintln!("wrote the face temperatures into {}", args.models.display());
+        }
+        return Ok(());
+    }
+
+    // ---- voice ----
+    let voice_cv = args
+        .voice_cv
+        .as_ref()
+        .ok_or("--voice-cv is needed unless --face-only")?;
+    let cv: VoiceCrossValidation = serde_json::from_str(&std::fs::read_to_string(voice_cv)?)?;
+    let mut gender_reports: Vec<VoiceCrossValidation> = Vec::new();
+    for p in &args.voice_gender_cv {
+        gender_reports.push(serde_json::from_str(&std::fs::read_to_string(p)?)?);
+    }
+    // Without --voice-gender-cv, --voice-cv's own outputs stand for perceived gender.
+    let gcvs = if gender_reports.is_empty() {
+        std::slice::from_ref(&cv)
+    } else {
+        gender_reports.as_slice()
+    };
+    let mean_gender = VoiceCrossValidation::mean_gender_by_clip(gcvs)?;
+    let gcv = &gcvs[0];
+    let voice_emotions = cv.config.emotions.clone();
+    let mut v_emotion = Rows::default();
+    let mut v_gender = Rows::default();
+    // The voice OOF outputs by clip index, for the identity pairs.
+    let mut oof: BTreeMap<usize, (usize, String, Vec<f32>, Option<Emotion>)> = BTreeMap::new();
+    for (k, fold) in cv.folds.iter().enumerate() {
+        if fold.test_predictions.is_empty() {
+            return Err(format!("{}: no out-of-fold outputs", voice_cv.display()).into());
+        }
+        for o in &fold.test_predictions {
+            if let Some(e) = o.emotion {
+                let l = voice_emotions
+                    .iter()
+                    .position(|&x| x == e)
+                    .ok_or("unknown emotion")?;
+                v_emotion.push(o.prediction.emotion.clone(), l, k, "ravdess");
+            }
+            oof.insert(
+                o.index,
+                (
+                    k,
+                    o.group.clone().unwrap_or_default(),
+                    o.prediction.emotion.clone(),
+                    o.emotion,
+                ),
+            );
+        }
+    }
+    let mut oof_gender: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
+    for (k, fold) in gcv.folds.iter().enumerate() {
+        for o in &fold.test_predictions {
+            let group = o.group.clone().unwrap_or_default();
+            if !group.starts_with("actor") {
+                continue;
+            }
+            let p = mean_gender[&(group.clone(), o.index)];
+            if let Some(g) = o.gender {
+                v_gender.push(p.to_vec(), g as usize, k, "ravdess");
+            }
+            oof_gender.insert((group, o.index), p);
+        }
+    }
+    let mut voice_file = VoiceModelFile::read(&args.models.join("voice"))?;
+    if let Some(csv) = &args.accent_heldout {
+        // The model itself, uncalibrated, on speakers it never heard.
+        let mut raw = voice_file.clone();
+        raw.calibration = Calibration::NONE;
+        let weights = std::fs::read(args.models.join("voice.safetensors"))?;
+        let analyzer =
+            VoiceAnalyzer::from_bytes(serde_json::to_string(&raw)?.as_bytes(), &weights)?;
+        let rows = facevox::training::data::load_manifest(csv)?;
+        for (i, r) in rows.iter().enumerate() {
+            let (Some(path), Some(g)) = (&r.voice, r.gender) else {
+                continue;
+            };
+            let a = analyzer.analyze_file(path)?;
+            v_gender.push(
+                gender_probs(a.gender.p_female),
+                g as usize,
+                i % 5,
+                "accent_archive",
+            );
+        }
+    }
+    let (t_ve, s) = cross_fitted_section("voice_emotion", &v_emotion, &args)?;
+    report.insert("voice_emotion".into(), s);
+    let (t_vg, s) = cross_fitted_section("voice_gender", &v_gender, &args)?;
+    report.insert("voice_gender".into(), s);
+    let voice_cal = Calibration {
+        gender: t_vg,
+        emotion: t_ve,
+    };
+
     // ---- fused, on identity pairs ----
     let face = FaceAnalyzer::from_dir(&args.models)?;
     let mut still: BTreeMap<String, (Vec<f32>, [f32; 2])> = BTreeMap::new();
@@ -416,6 +451,10 @@ fn run(args: Args) -> Res<()> {
         calibration: Calibration::NONE,
         ..fusion.clone()
     };
+    let stills = args
+        .stills
+        .as_ref()
+        .ok_or("--stills is needed unless --face-only")?;
     let mut f_gender = Rows::default();
     let mut f_emotion = Rows::default();
     let mut fused_emotions: Vec<Emotion> = Vec::new();
@@ -427,7 +466,7 @@ fn run(args: Args) -> Res<()> {
         if !still.contains_key(group) {
             let actor: u32 = group.trim_start_matches("actor_").parse()?;
             let r = face.analyze_file_among(
-                args.stills.join(format!("Actor_{actor:02}.png")),
+                stills.join(format!("Actor_{actor:02}.png")),
                 FaceSource::Detect,
                 None,
             )?;
