@@ -203,8 +203,9 @@ impl Default for SeetaRetryConfig {
 #[serde(default)]
 pub struct MmodFallbackConfig {
     /// The fallback runs only on pictures whose longer side is at most this many pixels (of
-    /// the picture given to the detector): face crops and small photos get it, while a video
-    /// frame without a face stays cheap.
+    /// the picture given to the detector): face crops and small photos get it, and so does the
+    /// region [`FaceTracker`](super::FaceTracker) searches around a face it follows (rescaled
+    /// to about 160 px), while a whole video frame without a face stays cheap.
     pub max_side: u32,
     /// Upsampling and threshold of the MMOD detector ([`MmodConfig`]).
     pub mmod: MmodConfig,
