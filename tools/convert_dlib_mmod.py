@@ -83,6 +83,9 @@ import sys
 
 import numpy as np
 
+import dlib_serial
+from dlib_serial import pack_int, read_int
+
 EXPECTED_STACK = [
     # (kind, filters, kernel, stride, padding) from the input side to the output side.
     ("con", 16, 5, 2, 0), ("affine",), ("relu",),
@@ -105,18 +108,8 @@ class Reader:
         self.tokens = []
 
     def _raw_int(self):
-        if self.pos >= len(self.data):
-            raise ValueError(f"truncated file at byte {self.pos}")
-        control = self.data[self.pos]
-        size = control & 0x0F
-        if size > 8 or control & 0x70:
-            raise ValueError(f"bad integer control byte {control:#x} at {self.pos}")
-        start = self.pos + 1
-        if start + size > len(self.data):
-            raise ValueError(f"truncated integer at byte {self.pos}")
-        value = int.from_bytes(self.data[start:start + size], "little")
-        self.pos = start + size
-        return -value if control & 0x80 else value
+        value, self.pos = read_int(self.data, self.pos)
+        return value
 
     def int(self):
         v = self._raw_int()
@@ -213,11 +206,7 @@ class Writer:
         self.out = bytearray()
 
     def int(self, v):
-        mag = abs(v)
-        # dlib's pack_int writes at least one byte, so 0 is 0x01 0x00.
-        raw = mag.to_bytes(max(1, (mag.bit_length() + 7) // 8), "little")
-        self.out.append(len(raw) | (0x80 if v < 0 else 0))
-        self.out += raw
+        self.out += pack_int(v)
 
     def token(self, kind, value):
         if kind == "int":
@@ -431,18 +420,10 @@ def check_stack(layers):
 
 def safetensors_bytes(tensors, metadata):
     """A safetensors file from {name: f32 numpy array}."""
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for name, arr in tensors.items():
-        blob = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+    return dlib_serial.safetensors_bytes(
+        {name: (arr.shape, np.ascontiguousarray(arr, dtype="<f4").tobytes())
+         for name, arr in tensors.items()},
+        metadata)
 
 
 def convert(data, source_name):

@@ -50,6 +50,9 @@ import struct
 import sys
 from array import array
 
+import dlib_serial
+from dlib_serial import pack_int, read_int
+
 
 class Reader:
     """dlib's serialisation primitives over a byte string."""
@@ -58,23 +61,9 @@ class Reader:
         self.data = data
         self.pos = 0
 
-    def byte(self):
-        if self.pos >= len(self.data):
-            raise ValueError(f"truncated file at byte {self.pos}")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
     def int(self):
-        control = self.byte()
-        size = control & 0x0F
-        if size > 8:
-            raise ValueError(f"bad integer control byte {control:#x} at {self.pos - 1}")
-        if self.pos + size > len(self.data):
-            raise ValueError(f"truncated integer at byte {self.pos}")
-        value = int.from_bytes(self.data[self.pos:self.pos + size], "little")
-        self.pos += size
-        return -value if control & 0x80 else value
+        value, self.pos = read_int(self.data, self.pos)
+        return value
 
     def uint(self):
         v = self.int()
@@ -117,11 +106,7 @@ class Writer:
         self.out = bytearray()
 
     def int(self, v):
-        mag = abs(v)
-        # dlib's pack_int writes at least one byte, so 0 is 0x01 0x00.
-        raw = mag.to_bytes(max(1, (mag.bit_length() + 7) // 8), "little")
-        self.out.append(len(raw) | (0x80 if v < 0 else 0))
-        self.out += raw
+        self.out += pack_int(v)
 
     def float(self, v):
         if math.isinf(v) or math.isnan(v):
@@ -230,23 +215,15 @@ def check_shapes(initial_shape, forests, anchor_idx, deltas):
 
 def safetensors_bytes(tensors, metadata):
     """A safetensors file from {name: (shape, flat list of floats)}, all F32."""
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
+    entries = {}
     for name, (shape, values) in tensors.items():
         if math.prod(shape) != len(values):
             raise ValueError(f"{name}: shape {shape} does not hold {len(values)} values")
         blob = array("f", values)
         if sys.byteorder != "little":
             blob.byteswap()
-        blob = blob.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+        entries[name] = (shape, blob.tobytes())
+    return dlib_serial.safetensors_bytes(entries, metadata)
 
 
 def convert(data, source_name):

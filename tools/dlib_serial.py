@@ -1,0 +1,51 @@
+"""dlib's serialisation primitives (dlib/serialize.h), shared by the converters in tools/, and
+the safetensors writer they use. Standard library only.
+
+    integer := control byte (low 4 bits: byte count, at most 8; bit 0x80: negative; bits
+               0x70 unused), then that many little-endian bytes of the magnitude
+"""
+import json
+import struct
+
+
+def read_int(data, pos):
+    """The integer at `pos` in `data`, and the position after it."""
+    if pos >= len(data):
+        raise ValueError(f"truncated file at byte {pos}")
+    control = data[pos]
+    size = control & 0x0F
+    if size > 8 or control & 0x70:
+        raise ValueError(f"bad integer control byte {control:#x} at {pos}")
+    start = pos + 1
+    if start + size > len(data):
+        raise ValueError(f"truncated integer at byte {pos}")
+    value = int.from_bytes(data[start:start + size], "little")
+    return (-value if control & 0x80 else value), start + size
+
+
+def pack_int(v):
+    """`v` as dlib writes an integer."""
+    mag = abs(v)
+    # dlib's pack_int writes at least one byte, so 0 is 0x01 0x00.
+    raw = mag.to_bytes(max(1, (mag.bit_length() + 7) // 8), "little")
+    return bytes([len(raw) | (0x80 if v < 0 else 0)]) + raw
+
+
+def safetensors_bytes(entries, metadata):
+    """A safetensors file from {name: (shape, little-endian f32 bytes)}, in that order."""
+    header = {"__metadata__": metadata}
+    blobs = []
+    offset = 0
+    for name, (shape, blob) in entries.items():
+        count = 1
+        for d in shape:
+            count *= d
+        if 4 * count != len(blob):
+            raise ValueError(f"{name}: shape {list(shape)} does not hold {len(blob) // 4} values")
+        header[name] = {"dtype": "F32", "shape": list(shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
