@@ -79,7 +79,6 @@ import json
 import math
 import os
 import struct
-import sys
 
 import numpy as np
 
@@ -508,16 +507,9 @@ def main():
     if args.print_config:
         print(json.dumps(config, indent=1))
     if args.check_roundtrip:
-        again = roundtrip(tokens)
-        if again != data:
-            first = next((i for i, (a, b) in enumerate(zip(again, data)) if a != b),
-                         min(len(again), len(data)))
-            sys.exit(f"round trip differs from byte {first} ({len(again)} vs {len(data)} bytes)")
-        print(f"round trip: identical ({len(data)} bytes, {len(tokens)} tokens)")
+        dlib_serial.check_roundtrip(roundtrip(tokens), data, f", {len(tokens)} tokens")
     if args.out:
-        with open(args.out, "wb") as f:
-            f.write(blob)
-        print(f"wrote {args.out} ({len(blob)} bytes)")
+        dlib_serial.write_output(args.out, blob)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ the sizes.
 """
 import argparse
 import hashlib
-import json
 import math
 import os
 import struct
@@ -279,15 +278,9 @@ def main():
             with open(args.write_dat, "wb") as f:
                 f.write(again)
         if args.check_roundtrip:
-            if again != data:
-                first = next(i for i, (a, b) in enumerate(zip(again, data)) if a != b)
-                sys.exit(f"round trip differs from byte {first} "
-                         f"({len(again)} vs {len(data)} bytes)")
-            print(f"round trip: identical ({len(data)} bytes)")
+            dlib_serial.check_roundtrip(again, data)
     if args.out:
-        with open(args.out, "wb") as f:
-            f.write(blob)
-        print(f"wrote {args.out} ({len(blob)} bytes)")
+        dlib_serial.write_output(args.out, blob)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,20 @@ def safetensors_bytes(entries, metadata):
     head = json.dumps(header, separators=(",", ":")).encode()
     head += b" " * (-len(head) % 8)
     return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+def check_roundtrip(again, data, detail=""):
+    """Exits with the first differing byte unless `again` (the re-serialised file) is `data`."""
+    if again != data:
+        first = next((i for i, (a, b) in enumerate(zip(again, data)) if a != b),
+                     min(len(again), len(data)))
+        raise SystemExit(f"round trip differs from byte {first} "
+                         f"({len(again)} vs {len(data)} bytes)")
+    print(f"round trip: identical ({len(data)} bytes{detail})")
+
+
+def write_output(path, blob):
+    """Writes the converted file and says so."""
+    with open(path, "wb") as f:
+        f.write(blob)
+    print(f"wrote {path} ({len(blob)} bytes)")
