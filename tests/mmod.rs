@@ -457,9 +457,32 @@ fn fallback_runs_only_where_seeta_finds_nothing() {
         .collect();
     assert_eq!(got, want);
     println!("face on its side: MMOD {mmod:?}, with fallback {got:?}");
-    // Pictures larger than max_side never run it.
-    let flat = RgbImage::from_pixel(300, 200, image::Rgb([90, 90, 90]));
-    assert!(with.detect(&flat).unwrap().is_empty());
+    // A larger picture is shrunk to max_side for the fallback and the boxes scaled back: the
+    // same picture in the middle of a 300x300 grey canvas gives about the same box, moved by
+    // the offset (not exactly: the shrunk picture is resampled, and MMOD sees it at another
+    // scale). The video settings leave larger pictures to SeetaFace alone.
+    let (w, h) = pic.dimensions();
+    let (ox, oy) = ((300 - w) / 2, (300 - h) / 2);
+    let mut big = RgbImage::from_pixel(300, 300, image::Rgb([128, 128, 128]));
+    image::imageops::replace(&mut big, &pic, ox as i64, oy as i64);
+    assert!(300 > MmodFallbackConfig::default().max_side);
+    assert!(plain.detect(&big).unwrap().is_empty());
+    let got_big = with.detect(&big).unwrap();
+    assert_eq!(got_big.len(), 1, "{got_big:?}");
+    let (a, b) = (got[0], got_big[0]);
+    let ((ax, ay), (bx, by)) = (a.center(), b.center());
+    assert!((bx - ox as f32 - ax).abs() < 0.15 * a.width, "{a:?} {b:?}");
+    assert!((by - oy as f32 - ay).abs() < 0.15 * a.height, "{a:?} {b:?}");
+    assert!((b.width / a.width - 1.0).abs() < 0.25, "{a:?} {b:?}");
+    println!("the same on a 300x300 canvas: {b:?}");
+    let mut video = SeetaDetector::with_config(SeetaConfig::for_video()).unwrap();
+    assert!(video.detect(&big).unwrap().is_empty());
+    assert_eq!(video.detect(&pic).unwrap(), got);
+    // A flat picture, large or small: nothing.
+    for (fw, fh) in [(300, 200), (120, 90)] {
+        let flat = RgbImage::from_pixel(fw, fh, image::Rgb([90, 90, 90]));
+        assert!(with.detect(&flat).unwrap().is_empty());
+    }
 }
 
 /// A square `margin` times the size of `face`, centred on it, as a crop region.
@@ -799,6 +822,18 @@ fn measure_fallback() {
          fallback {found_fb} of {n}",
         n = misses.len()
     );
+    // The same pictures enlarged 4 times (384 px): the fallback runs on them shrunk to
+    // max_side.
+    let mut found_big = 0;
+    for (_, pic) in &misses {
+        let (w, h) = pic.dimensions();
+        let big = image::imageops::resize(pic, 4 * w, 4 * h, image::imageops::FilterType::Triangle);
+        found_big += (!with.detect(&big).unwrap().is_empty()) as usize;
+    }
+    println!(
+        "the misses enlarged 4 times: the default detector finds a face in {found_big} of {}",
+        misses.len()
+    );
     if !widths.is_empty() {
         println!(
             "upsample-1 boxes: width median {:.0} (quartiles {:?}), centre median ({:.0}, {:.0}), \
@@ -893,19 +928,24 @@ fn measure_fallback() {
         let pic = blank_face(&still, &mut seeta);
         blanked.push((format!("RAVDESS still {a}, face blanked"), pic, 1));
     }
-    let (mut blank_boxes, mut blank_seeta) = (0, 0);
+    let (mut blank_boxes, mut blank_seeta, mut blank_fallback) = (0, 0, 0);
     for (name, pic, up) in &blanked {
         let d = detector(*up).detect_rects(pic).unwrap();
         let s = seeta.detect(pic).unwrap();
+        // The default detector: these pictures are larger than max_side, so the fallback
+        // runs on them shrunk.
+        let fb = with.detect(pic).unwrap();
         blank_boxes += d.len();
         blank_seeta += s.len();
-        if !d.is_empty() || !s.is_empty() {
-            println!("  no-face picture {name}: MMOD {d:?}, SeetaFace {s:?}");
+        blank_fallback += fb.len();
+        if !d.is_empty() || !s.is_empty() || !fb.is_empty() {
+            println!("  no-face picture {name}: MMOD {d:?}, SeetaFace {s:?}, default {fb:?}");
         }
     }
     println!(
         "people with the face blanked out: {} pictures (30 clip frames at upsample 0, 20 RAVDESS \
-         stills at upsample 1): MMOD reports {blank_boxes} boxes, SeetaFace {blank_seeta}",
+         stills at upsample 1): MMOD reports {blank_boxes} boxes, SeetaFace {blank_seeta}, the \
+         default detector (fallback on the picture shrunk to max_side) {blank_fallback}",
         blanked.len()
     );
     let (mut boxes, mut pictures_with, mut seeta_boxes, mut fallback_boxes) = (0, 0, 0, 0);

@@ -17,8 +17,9 @@
 //! pass alone finds about 77% of them, both passes about 96%).
 //!
 //! A third pass, [`SeetaConfig::mmod_fallback`] (on by default), runs dlib's CNN face
-//! detector ([`MmodDetector`]) on small pictures (at most 256 pixels on the longer side) where
-//! both Seeta passes found nothing, and moves its boxes into Seeta's box geometry: on the
+//! detector ([`MmodDetector`]) where both Seeta passes found nothing, on the picture shrunk to
+//! at most 256 pixels on the longer side (whole video frames excepted:
+//! [`SeetaConfig::for_video`]), and moves its boxes into Seeta's box geometry: on the
 //! FairFace test part it finds a face in 66 of the 82 pictures where SeetaFace finds none, and
 //! no box on 428 pictures without a face (`tests/mmod.rs`).
 
@@ -194,7 +195,7 @@ impl Default for SeetaRetryConfig {
 }
 
 /// Settings of the MMOD fallback: dlib's CNN face detector ([`MmodDetector`]), run when both
-/// SeetaFace passes find nothing in a small picture.
+/// SeetaFace passes find nothing.
 ///
 /// Its boxes are moved into SeetaFace's box geometry by `adapter` (the crops and landmark
 /// adapter expect Seeta boxes), and their scores are MMOD confidences (another scale than
@@ -202,11 +203,17 @@ impl Default for SeetaRetryConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MmodFallbackConfig {
-    /// The fallback runs only on pictures whose longer side is at most this many pixels (of
-    /// the picture given to the detector): face crops and small photos get it, and so does the
-    /// region [`FaceTracker`](super::FaceTracker) searches around a face it follows (rescaled
-    /// to about 160 px), while a whole video frame without a face stays cheap.
+    /// The fallback runs on pictures whose longer side is at most this many pixels (of the
+    /// picture given to the detector) as they are: face crops and small photos, and the region
+    /// [`FaceTracker`](super::FaceTracker) searches around a face it follows (rescaled to about
+    /// 160 px).
     pub max_side: u32,
+    /// A larger picture is shrunk so its longer side is `max_side` for the fallback (its boxes
+    /// scaled back), so a photo in which SeetaFace finds nothing gets the CNN detector too,
+    /// for faces from about a sixth of its longer side; `false` leaves larger pictures to
+    /// SeetaFace alone. The video paths turn it off ([`SeetaConfig::for_video`]): a whole frame
+    /// without a face stays cheap.
+    pub shrink_larger: bool,
     /// Upsampling and threshold of the MMOD detector ([`MmodConfig`]).
     pub mmod: MmodConfig,
     /// Moves an MMOD box to where SeetaFace would put its box.
@@ -214,13 +221,15 @@ pub struct MmodFallbackConfig {
 }
 
 impl Default for MmodFallbackConfig {
-    /// Pictures up to 256 pixels, upsampled once (faces from about 40 pixels across),
-    /// threshold 0, boxes moved by [`BoxAdapter::MMOD_TO_SEETA`]. On the FairFace test part
-    /// this finds a face in 66 of the 82 pictures where SeetaFace finds none, at about 50 ms
-    /// each (see [`MmodDetector`]'s measurements).
+    /// Pictures up to 256 pixels as they are, larger ones shrunk to 256, upsampled once (faces
+    /// from about 40 pixels across), threshold 0, boxes moved by
+    /// [`BoxAdapter::MMOD_TO_SEETA`]. On the FairFace test part this finds a face in 66 of the
+    /// 82 pictures where SeetaFace finds none, at about 50 ms each (see [`MmodDetector`]'s
+    /// measurements).
     fn default() -> Self {
         Self {
             max_side: 256,
+            shrink_larger: true,
             mmod: MmodConfig {
                 upsample: 1,
                 threshold: 0.0,
@@ -294,6 +303,17 @@ impl Default for SeetaConfig {
 }
 
 impl SeetaConfig {
+    /// The default settings for whole video frames: the CNN fallback runs only on pictures of
+    /// at most its `max_side` (the tracker's search regions), never on a shrunk whole frame, so
+    /// a clip without a face stays cheap.
+    pub fn for_video() -> Self {
+        let mut c = Self::default();
+        if let Some(f) = c.mmod_fallback.as_mut() {
+            f.shrink_larger = false;
+        }
+        c
+    }
+
     /// Checks every value is one the cascade accepts.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
@@ -454,20 +474,39 @@ impl SeetaDetector {
 
 impl FaceDetector for SeetaDetector {
     /// The SeetaFace passes on the picture's grey version; then, only when they found nothing
-    /// and [`SeetaConfig::mmod_fallback`] is on for a picture this small, dlib's CNN detector
-    /// on the colour picture, its boxes moved into Seeta's geometry.
+    /// and [`SeetaConfig::mmod_fallback`] is on, dlib's CNN detector on the colour picture
+    /// (shrunk to the fallback's `max_side` if it is larger and `shrink_larger` is on), its
+    /// boxes moved into Seeta's geometry.
     fn detect(&mut self, image: &RgbImage) -> Result<Vec<FaceBox>> {
         let faces = self.detect_gray(&rgb_to_gray(image));
         let (Some(mmod), Some(f)) = (&self.mmod, &self.config.mmod_fallback) else {
             return Ok(faces);
         };
-        if !faces.is_empty() || image.width().max(image.height()) > f.max_side {
+        let (w, h) = image.dimensions();
+        let side = w.max(h);
+        if !faces.is_empty() || side == 0 || (side > f.max_side && !f.shrink_larger) {
             return Ok(faces);
         }
+        let shrunk;
+        let (picture, sx, sy) = if side > f.max_side {
+            let k = f.max_side as f32 / side as f32;
+            let (nw, nh) = (
+                ((w as f32 * k).round() as u32).max(1),
+                ((h as f32 * k).round() as u32).max(1),
+            );
+            shrunk = image::imageops::resize(image, nw, nh, image::imageops::FilterType::Triangle);
+            (&shrunk, w as f32 / nw as f32, h as f32 / nh as f32)
+        } else {
+            (image, 1.0, 1.0)
+        };
         Ok(mmod
-            .detect_rects(image)?
+            .detect_rects(picture)?
             .iter()
-            .map(|d| f.adapter.adapt(&d.face_box()))
+            .map(|d| {
+                let b = d.face_box();
+                let b = FaceBox::new(b.x * sx, b.y * sy, b.width * sx, b.height * sy, b.score);
+                f.adapter.adapt(&b)
+            })
             .collect())
     }
 }

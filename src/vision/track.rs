@@ -8,7 +8,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::crop::{crop_face, CropConfig, FaceCrop};
-use super::detect::{FaceBox, FaceDetector, FacePick, SeetaDetector};
+use super::detect::{FaceBox, FaceDetector, FacePick, SeetaConfig, SeetaDetector};
 use super::video::{frames_from_folder, VideoConfig, VideoFrame, VideoReader};
 use crate::{Error, Result};
 
@@ -89,9 +89,13 @@ struct Track {
 }
 
 impl FaceTracker<SeetaDetector> {
-    /// A tracker using the default detector.
+    /// A tracker using the default detector with its video settings
+    /// ([`SeetaConfig::for_video`]).
     pub fn with_default_detector(config: TrackerConfig) -> Result<Self> {
-        Self::new(SeetaDetector::new()?, config)
+        Self::new(
+            SeetaDetector::with_config(SeetaConfig::for_video())?,
+            config,
+        )
     }
 }
 
@@ -326,7 +330,7 @@ pub fn track_faces<D: FaceDetector>(
 /// Decoding runs on a second thread while this one detects and crops, so on two or more cores
 /// the path takes about as long as the slower of the two.
 pub fn video_face_crops(path: impl AsRef<Path>, config: &ClipConfig) -> Result<Vec<FrameFace>> {
-    let detector = SeetaDetector::new()?;
+    let detector = SeetaDetector::with_config(SeetaConfig::for_video())?;
     config.validate()?;
     let mut reader = VideoReader::open(path)?;
     let frames = reader.frames(&config.video)?;
@@ -351,7 +355,11 @@ pub fn folder_face_crops(
     config: &ClipConfig,
 ) -> Result<Vec<FrameFace>> {
     let frames = frames_from_folder(dir, fps, &config.video)?;
-    track_faces(frames.into_iter().map(Ok), SeetaDetector::new()?, config)
+    track_faces(
+        frames.into_iter().map(Ok),
+        SeetaDetector::with_config(SeetaConfig::for_video())?,
+        config,
+    )
 }
 
 #[cfg(test)]
