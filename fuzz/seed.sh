@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 mk() { mkdir -p "corpus/$1"; }
-for t in mp4_demux video_decode audio_decode image_load manifest model_load; do mk "$t"; done
+for t in mp4_demux video_decode audio_decode image_load manifest model_load face_detect; do mk "$t"; done
 # Video: the small fixture clips (every H.264 profile, rotation, edit list, VFR, H.265, FLV).
 for f in "$root"/tests/fixtures/vision/*.mp4 "$root"/tests/fixtures/vision/*.flv; do
   cp "$f" corpus/mp4_demux/
@@ -32,6 +32,14 @@ done
 for ext in png jpg bmp tiff; do
   ff -ss 1 -i "$clip" -frames:v 1 -vf scale=64:48 "corpus/image_load/frame.$ext"
 done
+# Face detection: a 160x120 frame of the clip as raw RGB behind the four control bytes
+# (width - 1, height - 1, upsample 1, threshold 0), and a 96x96 cut around the face.
+ff -ss 1 -i "$clip" -frames:v 1 -vf scale=160:120 -f rawvideo -pix_fmt rgb24 /tmp/seedframe.rgb
+{ printf '\x9f\x77\x01\x80'; cat /tmp/seedframe.rgb; } > corpus/face_detect/frame
+ff -ss 1 -i "$clip" -frames:v 1 -vf crop=240:240:200:40,scale=96:96 -f rawvideo -pix_fmt rgb24 /tmp/seedface.rgb
+{ printf '\x5f\x5f\x01\x80'; cat /tmp/seedface.rgb; } > corpus/face_detect/face
+# The CNN detector's weights as the weights half of a model input (empty JSON half).
+python3 -c 'import sys; sys.stdout.buffer.write(b"\0\0" + open("../models/mmod_face.safetensors", "rb").read())' > corpus/model_load/mmod
 # Manifests.
 printf 'face,voice,gender,emotion\nclip.mp4,clip.mp4,male,disgust\n,a.wav,female,happy\n' > corpus/manifest/basic.csv
 printf 'face,voice,gender,emotion,group\nx.png,,female,,s1\n' > corpus/manifest/group.csv

@@ -12,6 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let (json, weights) = data[2..].split_at(cut);
     let _ = facevox::VoiceAnalyzer::from_bytes(json, weights);
     let _ = facevox::FaceAnalyzer::from_bytes(json, weights);
+    // The CNN face detector's loader reads safetensors files as well.
+    let _ = facevox::vision::MmodDetector::from_bytes(weights);
     if let Ok(text) = std::str::from_utf8(json) {
         let _ = facevox::model::FusionModelFile::from_json(text);
     }

@@ -37,8 +37,9 @@
 //! a 96x96 picture takes about 50 ms at `upsample` 1 and 200 ms at 2 (release build, one
 //! thread, `cargo bench --bench vision -- mmod`; dlib's own Python wheel takes about 210 ms and
 //! 1,080 ms on the same FairFace pictures). So it is not the first detector:
-//! [`SeetaConfig::mmod_fallback`] (on by default) runs it only when both Seeta passes find nothing in a small
-//! picture, and moves its boxes into Seeta's box geometry ([`BoxAdapter::MMOD_TO_SEETA`]).
+//! [`SeetaConfig::mmod_fallback`] (on by default) runs it only when both Seeta passes find
+//! nothing (on the picture shrunk to at most 256 pixels; never on a whole video frame), and
+//! moves its boxes into Seeta's box geometry ([`BoxAdapter::MMOD_TO_SEETA`]).
 //!
 //! What that recovers (`measure_fallback` in `tests/mmod.rs`): of the 82 pictures of the
 //! FairFace test part (3,000) where SeetaFace finds no face, MMOD finds one in 66 at
