@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use facevox::model::fusion::{BranchProbs, FusionModelFile};
-use facevox::model::{Calibration, FaceModelFile, FacePredictor, VoiceModelFile};
+use facevox::model::{Calibration, FacePredictor, VoiceModelFile};
 use facevox::training::eval::{
     cross_fitted, fit_temperature, plot_reliability, Reliability, ECE_BINS,
 };
@@ -248,8 +248,7 @@ fn run(args: Args) -> Res<()> {
 
     // ---- face ----
     let face_stem = args.models.join("face");
-    let face_file = FaceModelFile::read(&face_stem)?;
-    let (_, predictor) = FacePredictor::load(&face_stem)?;
+    let (face_file, predictor) = FacePredictor::load(&face_stem)?;
     let predictor = predictor.with_calibration(Calibration::NONE)?;
     let split_cfg = FaceSplitConfig {
         ferplus: Some(args.ferplus.clone()),

@@ -78,12 +78,11 @@ import hashlib
 import json
 import math
 import os
-import struct
 
 import numpy as np
 
 import dlib_serial
-from dlib_serial import pack_int, read_int
+from dlib_serial import decode_real, exact_f32, pack_int, read_int, unsigned
 
 EXPECTED_STACK = [
     # (kind, filters, kernel, stride, padding) from the input side to the output side.
@@ -116,32 +115,19 @@ class Reader:
         return v
 
     def uint(self):
-        v = self.int()
-        if v < 0:
-            raise ValueError(f"negative value {v} where an unsigned one is expected")
-        return v
+        return unsigned(self.int())
 
     def _real(self, kind):
         mantissa = self._raw_int()
         exponent = self._raw_int()
         self.tokens.append((kind, (mantissa, exponent)))
-        # dlib's float_details marks the special values with these exponents.
-        if exponent == 32000:
-            return math.inf
-        if exponent == 32001:
-            return -math.inf
-        if exponent == 32002:
-            return math.nan
-        return math.ldexp(mantissa, exponent)
+        return decode_real(mantissa, exponent)
 
     def double(self):
         return self._real("double")
 
     def float(self):
-        v = self._real("float")
-        if math.isfinite(v) and struct.unpack("<f", struct.pack("<f", v))[0] != v:
-            raise ValueError(f"float {v!r} is not exactly representable as f32")
-        return v
+        return exact_f32(self._real("float"))
 
     def bool(self):
         if self.pos >= len(self.data):

@@ -45,12 +45,11 @@ import argparse
 import hashlib
 import math
 import os
-import struct
 import sys
 from array import array
 
 import dlib_serial
-from dlib_serial import pack_int, read_int
+from dlib_serial import decode_real, exact_f32, pack_int, read_int, unsigned
 
 
 class Reader:
@@ -65,26 +64,10 @@ class Reader:
         return value
 
     def uint(self):
-        v = self.int()
-        if v < 0:
-            raise ValueError(f"negative value {v} where an unsigned one is expected")
-        return v
+        return unsigned(self.int())
 
     def float(self):
-        mantissa = self.int()
-        exponent = self.int()
-        # dlib's float_details marks the special values with these exponents.
-        if exponent == 32000:
-            return math.inf
-        if exponent == 32001:
-            return -math.inf
-        if exponent == 32002:
-            return math.nan
-        value = math.ldexp(mantissa, exponent)
-        f32 = struct.unpack("<f", struct.pack("<f", value))[0]
-        if f32 != value:
-            raise ValueError(f"float {value!r} is not exactly representable as f32")
-        return value
+        return exact_f32(decode_real(self.int(), self.int()))
 
     def column(self):
         nr, nc = self.int(), self.int()

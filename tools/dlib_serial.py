@@ -5,6 +5,7 @@ the safetensors writer they use. Standard library only.
                0x70 unused), then that many little-endian bytes of the magnitude
 """
 import json
+import math
 import struct
 
 
@@ -66,3 +67,26 @@ def write_output(path, blob):
     with open(path, "wb") as f:
         f.write(blob)
     print(f"wrote {path} ({len(blob)} bytes)")
+
+
+def unsigned(v):
+    """`v`, checked to be a valid unsigned value."""
+    if v < 0:
+        raise ValueError(f"negative value {v} where an unsigned one is expected")
+    return v
+
+
+def decode_real(mantissa, exponent):
+    """A float or double as dlib writes it: mantissa * 2^exponent, with dlib's float_details
+    marking the special values by the exponents 32000 (inf), 32001 (-inf) and 32002 (nan)."""
+    special = {32000: math.inf, 32001: -math.inf, 32002: math.nan}
+    if exponent in special:
+        return special[exponent]
+    return math.ldexp(mantissa, exponent)
+
+
+def exact_f32(v):
+    """`v`, checked to be exactly representable as an f32 (non-finite values pass)."""
+    if math.isfinite(v) and struct.unpack("<f", struct.pack("<f", v))[0] != v:
+        raise ValueError(f"float {v!r} is not exactly representable as f32")
+    return v
