@@ -135,6 +135,87 @@ fn sampling_converts_only_the_kept_frames() {
     );
 }
 
+/// `config` with `threads` decoding threads.
+fn threads(config: &VideoConfig, threads: usize) -> VideoConfig {
+    VideoConfig {
+        decode_threads: threads,
+        ..config.clone()
+    }
+}
+
+#[test]
+fn decoding_threads_give_the_same_frames() {
+    // The example clip restarts at an IDR picture every 30 frames: four runs.
+    for config in [
+        VideoConfig::all_frames(),
+        VideoConfig::sampled(5.0),
+        VideoConfig::sampled(1.0),
+    ] {
+        let one = read_video_frames(example_clip(), &threads(&config, 1)).unwrap();
+        for n in [2, 3, 8] {
+            let mut reader = VideoReader::open(example_clip()).unwrap();
+            let frames = reader.frames(&threads(&config, n)).unwrap();
+            assert!(format!("{frames:?}").contains("parallel: true"));
+            let many: Vec<VideoFrame> = frames.collect::<Result<_, _>>().unwrap();
+            assert_eq!(many, one, "{n} threads, {config:?}");
+        }
+    }
+    // Short runs (this clip restarts every 12 frames; a worker gets at least 8), and a clip
+    // in display order with one IDR picture.
+    for name in ["count_baseline.mp4", "rot0.mp4"] {
+        let one =
+            read_video_frames(fixture(name), &threads(&VideoConfig::all_frames(), 1)).unwrap();
+        let mut reader = VideoReader::open(fixture(name)).unwrap();
+        let frames = reader
+            .frames(&threads(&VideoConfig::all_frames(), 4))
+            .unwrap();
+        let parallel = format!("{frames:?}").contains("parallel: true");
+        assert_eq!(parallel, name == "count_baseline.mp4", "{name}");
+        let many: Vec<VideoFrame> = frames.collect::<Result<_, _>>().unwrap();
+        assert_eq!(many, one, "{name}");
+    }
+    // B-frames: one decoder whatever is asked.
+    for name in ["count_main_bframes.mp4", "count_high_bpyramid.mp4"] {
+        let mut reader = VideoReader::open(fixture(name)).unwrap();
+        let frames = reader
+            .frames(&threads(&VideoConfig::all_frames(), 4))
+            .unwrap();
+        assert!(format!("{frames:?}").contains("parallel: false"), "{name}");
+        assert_eq!(frames.count(), 24, "{name}");
+    }
+}
+
+#[test]
+fn decoding_threads_stop_early_and_report_cuts_in_order() {
+    let mut reader = VideoReader::open(example_clip()).unwrap();
+    let first: Vec<_> = reader
+        .frames(&threads(&VideoConfig::all_frames(), 2))
+        .unwrap()
+        .take(3)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(first.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 1, 2]);
+    // A cut file: the frames before the cut, then the error, with either decoder set-up.
+    let bytes = std::fs::read(example_clip()).unwrap();
+    let mut counts = Vec::new();
+    for n in [1, 2, 3] {
+        let mut reader = VideoReader::from_bytes(bytes[..bytes.len() / 2].to_vec()).unwrap();
+        let items: Vec<_> = reader
+            .frames(&threads(&VideoConfig::all_frames(), n))
+            .unwrap()
+            .collect();
+        let good = items.iter().take_while(|r| r.is_ok()).count();
+        assert!(matches!(items[good], Err(Error::Corrupt(_))), "{n} threads");
+        assert_eq!(
+            items.len(),
+            good + 1,
+            "{n} threads: iteration stops after the error"
+        );
+        counts.push(good);
+    }
+    assert!(counts.iter().all(|&c| c == counts[0]), "{counts:?}");
+}
+
 #[test]
 fn frames_iterator_can_stop_early_and_restart() {
     let mut reader = VideoReader::open(example_clip()).unwrap();

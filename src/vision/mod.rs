@@ -77,4 +77,5 @@ pub use track::{
 };
 pub use video::{
     frames_from_folder, read_video_frames, Frames, VideoConfig, VideoFrame, VideoInfo, VideoReader,
+    MAX_DECODE_THREADS,
 };

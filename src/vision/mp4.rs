@@ -875,6 +875,27 @@ pub(crate) fn avcc_to_annexb(sample: &[u8], nal_length_size: u8, out: &mut Vec<u
     Ok(())
 }
 
+/// Whether a length-prefixed sample holds an IDR slice (NAL unit type 5): decoding can start
+/// there with nothing before it. A damaged sample is not.
+pub(crate) fn is_idr(sample: &[u8], nal_length_size: u8) -> bool {
+    let ls = nal_length_size as usize;
+    let mut pos = 0usize;
+    while ls > 0 && pos + ls <= sample.len() {
+        let len = sample[pos..pos + ls]
+            .iter()
+            .fold(0usize, |len, &b| (len << 8) | b as usize);
+        pos += ls;
+        if len == 0 || len > sample.len() - pos {
+            return false;
+        }
+        if sample[pos] & 0x1f == 5 {
+            return true;
+        }
+        pos += len;
+    }
+    false
+}
+
 /// A readable name for a sample-entry code.
 pub(crate) fn codec_name(kind: &[u8; 4]) -> String {
     let name = match kind {
