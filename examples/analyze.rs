@@ -7,6 +7,7 @@
 //! cargo run --release --example analyze -- face.png --audio a.flac  # a face and a voice together
 //! cargo run --release --example analyze -- clip.mp4 --mode voice    # auto | face | voice | fused
 //! cargo run --release --example analyze -- some/folder/ [--json]    # every file, on all cores
+//! cargo run --release --example analyze -- clip.mp4 --frames       # and each sampled frame
 //! ```
 //!
 //! Each branch runs on the modality the input has: the voice branch on audio (a video's audio
@@ -19,8 +20,10 @@ use std::path::{Path, PathBuf};
 
 use facevox::{Analysis, Analyzer, EmotionPrediction, GenderPrediction, Mode};
 
-const USAGE: &str = "usage: analyze [INPUT] [--audio FILE] [--mode auto|face|voice|fused] [--json]
-  (default INPUT: the shipped example clip; a folder: one line per file, JSON lines with --json)";
+const USAGE: &str =
+    "usage: analyze [INPUT] [--audio FILE] [--mode auto|face|voice|fused] [--json] [--frames]
+  (default INPUT: the shipped example clip; a folder: one line per file, JSON lines with --json;
+  --frames: a video's face answer frame by frame too, always in the JSON)";
 
 /// `analyze folder | head` closes standard output early: end quietly, as other command-line
 /// tools do, instead of panicking in `println!`.
@@ -42,6 +45,7 @@ fn quiet_on_closed_stdout() {
 fn main() {
     quiet_on_closed_stdout();
     let mut json = false;
+    let mut frames = false;
     let mut input = None;
     let mut audio = None;
     let mut mode = Mode::Auto;
@@ -49,6 +53,7 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--frames" => frames = true,
             "--audio" => audio = args.next().map(PathBuf::from),
             "--mode" => {
                 mode = match args.next().as_deref() {
@@ -86,7 +91,7 @@ fn main() {
             }
         }
     }
-    if let Err(e) = run(&input, audio.as_ref(), mode, json) {
+    if let Err(e) = run(&input, audio.as_ref(), mode, json, frames) {
         eprintln!("error: {}: {e}", input.display());
         std::process::exit(1);
     }
@@ -97,6 +102,7 @@ fn run(
     audio: Option<&PathBuf>,
     mode: Mode,
     json: bool,
+    frames: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let analyzer = Analyzer::new()?;
     let a: Analysis = match audio {
@@ -146,6 +152,25 @@ fn run(
             r.faces, r.frames
         );
         print_predictions(&r.gender, &r.emotion);
+        if frames {
+            for f in &r.timeline {
+                match (&f.face, &f.prediction) {
+                    (Some(b), Some(p)) => println!(
+                        "    {:6.2} s  face {:.0}x{:.0} at ({:.0}, {:.0})  {} {:.2}  {} {:.2}",
+                        f.timestamp_secs,
+                        b.width,
+                        b.height,
+                        b.x,
+                        b.y,
+                        p.gender.label,
+                        p.gender.confidence,
+                        p.emotion.label,
+                        p.emotion.confidence
+                    ),
+                    _ => println!("    {:6.2} s  no face", f.timestamp_secs),
+                }
+            }
+        }
     }
     if let Some(why) = &a.face_skipped {
         println!("  face branch: not run: {why}");

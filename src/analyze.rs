@@ -22,8 +22,8 @@ use crate::labels::{Emotion, Gender};
 use crate::model::{FaceModelFile, FacePredictor, Prediction, VoiceModelFile, VoicePredictor};
 use crate::models::{default_source, embedded_face, embedded_voice, DefaultSource};
 use crate::vision::{
-    load_image, media_kind, video_face_crops, ClipConfig, FaceCrop, FaceCropper, MediaKind,
-    RgbImage,
+    load_image, media_kind, video_face_crops, ClipConfig, FaceBox, FaceCrop, FaceCropper,
+    MediaKind, RgbImage,
 };
 use crate::{Error, Result};
 
@@ -251,6 +251,34 @@ pub struct FaceAnalysis {
     pub frames: usize,
     /// The mean face embedding (input to the fusion head).
     pub embedding: Vec<f32>,
+    /// For a video: every sampled frame in display order, with its time, the followed face's
+    /// box and that face's own answer (`None` where no face was found). Empty for a picture.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<FaceFrame>,
+}
+
+/// One sampled frame of a video, in [`FaceAnalysis::timeline`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FaceFrame {
+    /// Position of the frame among all frames of the clip, in display order.
+    pub index: usize,
+    /// Presentation time in seconds.
+    pub timestamp_secs: f64,
+    /// The followed face's (smoothed) box in the frame, in pixels.
+    pub face: Option<FaceBox>,
+    /// The face branch's answer for this frame alone (no abstention threshold applied).
+    pub prediction: Option<FramePrediction>,
+}
+
+/// The face branch's answer for one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FramePrediction {
+    /// Perceived gender.
+    pub gender: GenderPrediction,
+    /// Emotion.
+    pub emotion: EmotionPrediction,
 }
 
 /// The face branch, ready to run: model and crop settings.
@@ -335,7 +363,23 @@ impl FaceAnalyzer {
                 )));
             }
             let preds = self.predictor.predict_crops(&views, 64)?;
-            self.summarise(&preds, frames.len(), allowed)
+            let mut analysis = self.summarise(&preds, frames.len(), allowed)?;
+            let found: Vec<bool> = frames.iter().map(|f| f.crop.is_some()).collect();
+            analysis.timeline = frames
+                .iter()
+                .zip(pair_with_found(&found, &preds))
+                .map(|(f, pred)| {
+                    Ok(FaceFrame {
+                        index: f.index,
+                        timestamp_secs: f.timestamp_secs,
+                        face: f.face,
+                        prediction: pred
+                            .map(|p| self.frame_prediction(p, allowed))
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(analysis)
         } else {
             let image = load_image(path)?;
             self.analyze_image_among(&image, source, allowed)
@@ -361,6 +405,25 @@ impl FaceAnalyzer {
         let views: Vec<Vec<&FaceCrop>> = crops.iter().map(|c| vec![c]).collect();
         let preds = self.predictor.predict_crops(&views, 1)?;
         self.summarise(&preds, 1, allowed)
+    }
+
+    /// One face's own answer.
+    fn frame_prediction(
+        &self,
+        pred: &Prediction,
+        allowed: Option<&[Emotion]>,
+    ) -> Result<FramePrediction> {
+        let probabilities = self
+            .file
+            .emotions
+            .iter()
+            .copied()
+            .zip(pred.emotion.iter().copied())
+            .collect();
+        Ok(FramePrediction {
+            gender: GenderPrediction::from_probs([pred.gender[0], pred.gender[1]]),
+            emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
+        })
     }
 
     /// Mean probabilities and embedding over `preds`.
@@ -393,8 +456,18 @@ impl FaceAnalyzer {
             faces: preds.len(),
             frames,
             embedding: mean(&|p| &p.embedding[..]),
+            timeline: Vec::new(),
         })
     }
+}
+
+/// Each frame's prediction: `preds` holds one per frame with a face (`found`), in order.
+fn pair_with_found<'a, T>(found: &[bool], preds: &'a [T]) -> Vec<Option<&'a T>> {
+    let mut next = preds.iter();
+    found
+        .iter()
+        .map(|&f| if f { next.next() } else { None })
+        .collect()
 }
 
 /// Both analyzers can be shared between threads.
@@ -403,3 +476,15 @@ const _: () = {
     send_sync::<VoiceAnalyzer>();
     send_sync::<FaceAnalyzer>();
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn frames_without_a_face_get_no_prediction() {
+        let found = [true, false, true, false, false, true];
+        assert_eq!(
+            super::pair_with_found(&found, &[1, 2, 3]),
+            [Some(&1), None, Some(&2), None, None, Some(&3)]
+        );
+    }
+}

@@ -89,7 +89,8 @@ pub mod training;
 pub mod vision;
 
 pub use analyze::{
-    EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
+    EmotionPrediction, FaceAnalysis, FaceAnalyzer, FaceFrame, FramePrediction, GenderPrediction,
+    VoiceAnalysis, VoiceAnalyzer,
 };
 pub use analyzer::{Analysis, Analyzer, FusedAnalysis, Modality, Mode};
 /// Front-end entry points: decode a recording, read a picture, follow the face through a clip.

@@ -81,6 +81,35 @@ fn pictures_videos_and_missing_faces() {
     );
     let total: f32 = v.emotion.probabilities.iter().map(|p| p.1).sum();
     assert!((total - 1.0).abs() < 1e-4);
+    // Its timeline: every sampled frame at 5 per second, each face's own answer, and the clip's
+    // answer the mean of theirs.
+    assert_eq!(v.timeline.len(), v.frames);
+    for (k, f) in v.timeline.iter().enumerate() {
+        assert!(
+            (f.timestamp_secs - 0.2 * k as f64).abs() < 0.02,
+            "{k}: {}",
+            f.timestamp_secs
+        );
+        assert_eq!(f.face.is_some(), f.prediction.is_some());
+    }
+    let answered: Vec<_> = v
+        .timeline
+        .iter()
+        .filter_map(|f| f.prediction.as_ref())
+        .collect();
+    assert_eq!(answered.len(), v.faces);
+    let mean_female = answered.iter().map(|p| p.gender.p_female).sum::<f32>() / v.faces as f32;
+    assert!((mean_female - v.gender.p_female).abs() < 1e-5);
+    for (e, p) in &v.emotion.probabilities {
+        let mean = answered
+            .iter()
+            .map(|a| a.emotion.probability(*e))
+            .sum::<f32>()
+            / v.faces as f32;
+        assert!((mean - p).abs() < 1e-5, "{e:?}");
+    }
+    // A picture has none.
+    assert!(r.timeline.is_empty());
 
     // Unreadable input and a missing model are errors too.
     assert!(analyzer.analyze_file(dir.join("missing.png")).is_err());
