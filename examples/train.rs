@@ -90,6 +90,11 @@ struct Args {
     /// Override the config's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Save the run's whole state in this folder after every epoch; the same command run
+    /// again goes on from the last saved epoch (a finished run's checkpoint gives its result
+    /// at once). A checkpoint of another run there is refused.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
     /// Override the config's member count (networks averaged).
     #[arg(long)]
     members: Option<usize>,
@@ -116,6 +121,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = args.seed {
         cfg.train.seed = s;
     }
+    cfg.train.checkpoint = args.checkpoint.clone();
     if let Some(m) = args.members {
         cfg.members = m;
     }

@@ -27,6 +27,16 @@ impl SeededRng {
         }
     }
 
+    /// The generator's whole state (for a training checkpoint).
+    pub(crate) fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// A generator in a state [`state`](Self::state) returned.
+    pub(crate) fn from_state(state: u64) -> Self {
+        Self { state }
+    }
+
     /// An independent generator derived from this one and a label (for example the epoch).
     pub fn fork(&self, label: u64) -> Self {
         let mut child = Self::new(self.state ^ label.wrapping_mul(0x9e37_79b9_7f4a_7c15));

@@ -148,6 +148,16 @@ impl SeededDropout {
     pub fn reseed(&self, seed: u64) {
         *self.rng.lock().expect("dropout rng") = SeededRng::new(seed);
     }
+
+    /// Where the mask sequence stands (for a training checkpoint).
+    pub(crate) fn rng_state(&self) -> u64 {
+        self.rng.lock().expect("dropout rng").state()
+    }
+
+    /// Puts the mask sequence back where [`rng_state`](Self::rng_state) found it.
+    pub(crate) fn set_rng_state(&self, state: u64) {
+        *self.rng.lock().expect("dropout rng") = SeededRng::from_state(state);
+    }
 }
 
 impl ModuleT for SeededDropout {

@@ -182,6 +182,16 @@ impl FaceNet {
         self.heads.reseed_dropout(seed);
     }
 
+    /// The dropout's generator state (training checkpoints).
+    pub(crate) fn dropout_state(&self) -> u64 {
+        self.heads.dropout_state()
+    }
+
+    /// Puts the dropout's generator back in a saved state.
+    pub(crate) fn set_dropout_state(&self, state: u64) {
+        self.heads.set_dropout_state(state);
+    }
+
     /// Runs a batch `(B, in_channels, S, S)` with `S ≥ config.min_input()`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> CResult<BranchOutput> {
         let (_, c, h, w) = x.dims4()?;

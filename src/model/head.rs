@@ -49,6 +49,15 @@ impl TwoHeads {
         self.dropout.reseed(seed);
     }
 
+    /// The dropout's generator state, and setting it back (training checkpoints).
+    pub(crate) fn dropout_state(&self) -> u64 {
+        self.dropout.rng_state()
+    }
+
+    pub(crate) fn set_dropout_state(&self, state: u64) {
+        self.dropout.set_rng_state(state);
+    }
+
     /// `pooled` `(B, in_dim)` to the embedding and both heads' logits.
     pub(crate) fn forward_t(&self, pooled: &Tensor, train: bool) -> CResult<BranchOutput> {
         let embedding = pooled.apply(&self.embed)?.relu()?;

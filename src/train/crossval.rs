@@ -273,7 +273,14 @@ pub fn cross_validate_voice_with_extra(
                 tr.len()
             );
         }
-        let mut members = train_voice_members(cfg, &tr, &va, log.as_deref())?;
+        // Each fold checkpoints on its own.
+        let mut fold_cfg = cfg.clone();
+        fold_cfg.train.checkpoint = cfg
+            .train
+            .checkpoint
+            .as_ref()
+            .map(|d| d.join(format!("fold{}", fi + 1)));
+        let mut members = train_voice_members(&fold_cfg, &tr, &va, log.as_deref())?;
         let mels: Vec<&LogMel> = test.iter().map(|e| &e.mel).collect();
         let nets: Vec<_> = members.iter().map(|m| m.net.clone()).collect();
         let predictor = VoicePredictor::from_nets(nets, cfg.tta.clone())?;

@@ -6,10 +6,10 @@
 use crate::model::Prediction;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Result as CResult, Tensor, Var};
+use candle_core::{DType, Device, Result as CResult, Tensor, TensorId, Var};
 use candle_nn::VarMap;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::augment::{mixup, AudioAugmentConfig};
 use super::loss::{balanced_class_weights, masked_soft_cross_entropy};
 use super::optim::OptimizerConfig;
-use super::optim::{add_l1_penalty, clip_grad_norm, Optimizer};
+use super::optim::{add_l1_penalty, clip_grad_norm, Optimizer, OptimizerState};
 use super::schedule::LrSchedule;
 use crate::eval::ClassificationReport;
 use crate::rng::SeededRng;
@@ -88,6 +88,14 @@ pub struct TrainConfig<A = AudioAugmentConfig> {
     pub augment: A,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// A directory where the run saves its whole state (weights, optimiser moments, weight
+    /// average, best epoch so far, log) after every epoch, and from which the same run started
+    /// again goes on after the last saved epoch; a finished run's checkpoint returns its
+    /// result at once. A checkpoint from another configuration, network or training set size
+    /// is refused. `None` (the default): no checkpoints. A path, not part of a configuration
+    /// file.
+    #[serde(skip)]
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl<A: Default> Default for TrainConfig<A> {
@@ -108,6 +116,7 @@ impl<A: Default> Default for TrainConfig<A> {
             ema_decay: None,
             augment: A::default(),
             progress: true,
+            checkpoint: None,
         }
     }
 }
@@ -302,6 +311,13 @@ pub(crate) fn score_predictions(
 /// A two-headed network the loop can train: gender and emotion logits for a batch.
 pub(crate) trait TwoHeads {
     fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)>;
+    /// The state of any random generator the network draws from in training (its dropout
+    /// masks), for a checkpoint; 0 when it has none.
+    fn rng_state(&self) -> u64 {
+        0
+    }
+    /// Puts that generator back in a saved state.
+    fn set_rng_state(&self, _state: u64) {}
 }
 
 impl TwoHeads for crate::model::VoiceNet {
@@ -309,12 +325,24 @@ impl TwoHeads for crate::model::VoiceNet {
         let o = self.forward_t(x, train)?;
         Ok((o.gender_logits, o.emotion_logits))
     }
+    fn rng_state(&self) -> u64 {
+        self.dropout_state()
+    }
+    fn set_rng_state(&self, state: u64) {
+        self.set_dropout_state(state)
+    }
 }
 
 impl TwoHeads for crate::model::FaceNet {
     fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)> {
         let o = self.forward_t(x, train)?;
         Ok((o.gender_logits, o.emotion_logits))
+    }
+    fn rng_state(&self) -> u64 {
+        self.dropout_state()
+    }
+    fn set_rng_state(&self, state: u64) {
+        self.set_dropout_state(state)
     }
 }
 
@@ -373,6 +401,170 @@ fn penalised_vars(varmap: &VarMap) -> Vec<Var> {
     named.into_iter().map(|(_, v)| v.clone()).collect()
 }
 
+/// Identifies a run for its checkpoint: the training configuration (without the checkpoint
+/// path), the training set size and every variable's name and shape.
+fn run_fingerprint<A: Serialize>(
+    t: &TrainConfig<A>,
+    n_train: usize,
+    varmap: &VarMap,
+) -> Result<String> {
+    let mut vars: Vec<(String, Vec<usize>)> = varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.dims().to_vec()))
+        .collect();
+    vars.sort();
+    let mut t = serde_json::to_value(t).map_err(|e| Error::InvalidConfig(e.to_string()))?;
+    // Whether a bar is shown changes nothing in the run.
+    if let Some(o) = t.as_object_mut() {
+        o.remove("progress");
+    }
+    let text = serde_json::to_string(&(t, n_train, vars)).expect("serialisable");
+    // FNV-1a, 64 bits: a mismatch detector, not a security measure.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    Ok(format!("{hash:016x}"))
+}
+
+/// The small part of a checkpoint (`state.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    fingerprint: String,
+    /// Epochs done.
+    epoch: usize,
+    /// Optimiser steps done (the schedule's position).
+    step: usize,
+    stopped_early: bool,
+    /// For a finished run, the epoch whose weights were kept.
+    finished: Option<usize>,
+    /// The best validation score so far and its epoch.
+    best_score: Option<(f64, usize)>,
+    /// The network's own random generator (dropout masks).
+    net_rng: u64,
+    history: Vec<EpochLog>,
+}
+
+/// A run's saved state, read back.
+struct Checkpoint {
+    state: CheckpointState,
+    weights: HashMap<String, Tensor>,
+    optimizer: OptimizerState,
+    ema: HashMap<String, Tensor>,
+    best: Option<(f64, usize, HashMap<String, Tensor>)>,
+}
+
+impl Checkpoint {
+    /// Writes `dir/next/` completely (`state.json` last), then makes it `dir/current/`.
+    #[allow(clippy::too_many_arguments)]
+    fn save(
+        dir: &Path,
+        state: &CheckpointState,
+        varmap: &VarMap,
+        opt: &Optimizer,
+        names: &HashMap<TensorId, String>,
+        ema: &HashMap<String, Tensor>,
+        best: Option<&HashMap<String, Tensor>>,
+    ) -> Result<()> {
+        let next = dir.join("next");
+        let current = dir.join("current");
+        if next.exists() {
+            std::fs::remove_dir_all(&next).map_err(|e| Error::io(&next, e))?;
+        }
+        std::fs::create_dir_all(&next).map_err(|e| Error::io(&next, e))?;
+        let write = |name: &str, tensors: &HashMap<String, Tensor>| -> Result<()> {
+            candle_core::safetensors::save(tensors, next.join(name)).map_err(Error::Model)
+        };
+        write("weights.safetensors", &snapshot(varmap)?)?;
+        let o = opt.state(names)?;
+        if !o.tensors.is_empty() {
+            write("optimizer.safetensors", &o.tensors)?;
+        }
+        if !ema.is_empty() {
+            write("ema.safetensors", ema)?;
+        }
+        if let Some(best) = best {
+            write("best.safetensors", best)?;
+        }
+        let json = serde_json::json!({"state": state, "optimizer_step": o.step});
+        let path = next.join("state.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&json).expect("serialisable"),
+        )
+        .map_err(|e| Error::io(&path, e))?;
+        if current.exists() {
+            std::fs::remove_dir_all(&current).map_err(|e| Error::io(&current, e))?;
+        }
+        std::fs::rename(&next, &current).map_err(|e| Error::io(&current, e))
+    }
+
+    /// The checkpoint in `dir` (`current/`, else a complete `next/` left by an interrupted
+    /// save), `None` when there is none; an error when it belongs to another run.
+    fn load(dir: &Path, fingerprint: &str) -> Result<Option<Self>> {
+        let Some(from) = [dir.join("current"), dir.join("next")]
+            .into_iter()
+            .find(|d| d.join("state.json").is_file())
+        else {
+            return Ok(None);
+        };
+        let path = from.join("state.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        #[derive(Deserialize)]
+        struct File {
+            state: CheckpointState,
+            optimizer_step: usize,
+        }
+        let file: File = serde_json::from_str(&text)
+            .map_err(|e| Error::InvalidConfig(format!("{}: {e}", path.display())))?;
+        if file.state.fingerprint != fingerprint {
+            return Err(Error::InvalidConfig(format!(
+                "the checkpoint in {} is from another run (configuration, network or training                  set size differ): remove it or give another directory",
+                dir.display()
+            )));
+        }
+        let read = |name: &str| -> Result<HashMap<String, Tensor>> {
+            let p = from.join(name);
+            if !p.is_file() {
+                return Ok(HashMap::new());
+            }
+            candle_core::safetensors::load(&p, &Device::Cpu).map_err(Error::Model)
+        };
+        let best = match file.state.best_score {
+            Some((score, epoch)) => Some((score, epoch, read("best.safetensors")?)),
+            None => None,
+        };
+        Ok(Some(Self {
+            weights: read("weights.safetensors")?,
+            optimizer: OptimizerState {
+                step: file.optimizer_step,
+                tensors: read("optimizer.safetensors")?,
+            },
+            ema: read("ema.safetensors")?,
+            best,
+            state: file.state,
+        }))
+    }
+}
+
+/// [`restore`], requiring every variable to be in `saved` with its shape.
+fn restore_all(varmap: &VarMap, saved: &HashMap<String, Tensor>, what: &str) -> Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    for (k, v) in data.iter() {
+        match saved.get(k) {
+            Some(t) if t.dims() == v.dims() => v.set(t)?,
+            _ => {
+                return Err(Error::InvalidConfig(format!(
+                    "checkpoint: {what} lack {k} or give it another shape"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What a training run returns.
 pub struct TrainOutcome<N = crate::model::VoiceNet> {
     /// The weights (the best epoch's when there was a validation set).
@@ -402,7 +594,7 @@ impl<N: std::fmt::Debug> std::fmt::Debug for TrainOutcome<N> {
 /// `make_batch(indices, epoch, batch_index, epoch_rng)` builds the input tensor and targets of
 /// one batch; `validate(net)` scores the held-out set (or returns `None` when there is none).
 /// With a validation set, the best-scoring epoch's weights are the ones returned.
-pub(crate) fn fit<A, N: TwoHeads>(
+pub(crate) fn fit<A: Serialize, N: TwoHeads>(
     t: &TrainConfig<A>,
     varmap: VarMap,
     net: N,
@@ -430,7 +622,52 @@ pub(crate) fn fit<A, N: TwoHeads>(
     let mut step = 0usize;
     let mut ema: HashMap<String, Tensor> = HashMap::new();
 
-    for epoch in 1..=t.epochs {
+    let names: HashMap<TensorId, String> = varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(k, v)| (v.as_tensor().id(), k.clone()))
+        .collect();
+    let fingerprint = run_fingerprint(t, n_train, &varmap)?;
+    let mut first_epoch = 1;
+    if let Some(dir) = &t.checkpoint {
+        if let Some(ck) = Checkpoint::load(dir, &fingerprint)? {
+            restore_all(&varmap, &ck.weights, "weights")?;
+            opt.load_state(&ck.optimizer, &names)?;
+            net.set_rng_state(ck.state.net_rng);
+            ema = ck.ema;
+            best = ck.best;
+            step = ck.state.step;
+            stopped_early = ck.state.stopped_early;
+            history = ck.state.history;
+            if let Some(f) = log_file.as_mut() {
+                for entry in &history {
+                    let line = serde_json::to_string(entry).expect("serialisable");
+                    writeln!(f, "{line}").map_err(|e| Error::io(log.unwrap(), e))?;
+                }
+            }
+            if t.progress {
+                eprintln!(
+                    "resuming from {} after epoch {}",
+                    dir.display(),
+                    ck.state.epoch
+                );
+            }
+            if let Some(best_epoch) = ck.state.finished {
+                return Ok(TrainOutcome {
+                    varmap,
+                    net,
+                    history,
+                    best_epoch,
+                    stopped_early,
+                });
+            }
+            first_epoch = ck.state.epoch + 1;
+        }
+    }
+
+    for epoch in first_epoch..=t.epochs {
         let started = Instant::now();
         let mut rng = root_rng.fork(epoch as u64);
         let mut order: Vec<usize> = (0..n_train).collect();
@@ -553,6 +790,20 @@ pub(crate) fn fit<A, N: TwoHeads>(
                 break;
             }
         }
+        if let (Some(dir), true) = (&t.checkpoint, epoch < t.epochs) {
+            let state = CheckpointState {
+                fingerprint: fingerprint.clone(),
+                epoch,
+                step,
+                stopped_early,
+                finished: None,
+                best_score: best.as_ref().map(|b| (b.0, b.1)),
+                net_rng: net.rng_state(),
+                history: history.clone(),
+            };
+            let best_weights = best.as_ref().map(|b| &b.2);
+            Checkpoint::save(dir, &state, &varmap, &opt, &names, &ema, best_weights)?;
+        }
     }
     let best_epoch = match best {
         Some((_, e, saved)) => {
@@ -561,6 +812,20 @@ pub(crate) fn fit<A, N: TwoHeads>(
         }
         None => history.len(),
     };
+    if let Some(dir) = &t.checkpoint {
+        // The finished run: the weights it returns, so starting it again returns them at once.
+        let state = CheckpointState {
+            fingerprint,
+            epoch: history.len(),
+            step,
+            stopped_early,
+            finished: Some(best_epoch),
+            best_score: None,
+            net_rng: net.rng_state(),
+            history: history.clone(),
+        };
+        Checkpoint::save(dir, &state, &varmap, &opt, &names, &HashMap::new(), None)?;
+    }
     Ok(TrainOutcome {
         varmap,
         net,
@@ -568,4 +833,156 @@ pub(crate) fn fit<A, N: TwoHeads>(
         best_epoch,
         stopped_early,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::{Linear, Module, VarBuilder};
+
+    /// Dropout on 6 features, then two linear heads.
+    struct Tiny(Linear, Linear, crate::model::blocks::SeededDropout);
+
+    impl TwoHeads for Tiny {
+        fn heads(&self, x: &Tensor, train: bool) -> CResult<(Tensor, Tensor)> {
+            let x = candle_nn::ModuleT::forward_t(&self.2, x, train)?;
+            Ok((self.0.forward(&x)?, self.1.forward(&x)?))
+        }
+        fn rng_state(&self) -> u64 {
+            self.2.rng_state()
+        }
+        fn set_rng_state(&self, state: u64) {
+            self.2.set_rng_state(state)
+        }
+    }
+
+    fn tiny() -> (VarMap, Tiny) {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let g = candle_nn::linear(6, 2, vb.pp("gender")).unwrap();
+        let e = candle_nn::linear(6, 3, vb.pp("emotion")).unwrap();
+        // The same starting weights every time (the varmap's own init is random).
+        let mut rng = SeededRng::new(9);
+        let data = varmap.data().lock().unwrap();
+        let mut keys: Vec<&String> = data.keys().collect();
+        keys.sort();
+        for v in keys.iter().map(|k| &data[*k]) {
+            let n = v.elem_count();
+            let vals: Vec<f32> = (0..n).map(|_| 0.3 * rng.normal() as f32).collect();
+            v.set(&Tensor::from_vec(vals, v.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        drop(data);
+        (
+            varmap,
+            Tiny(g, e, crate::model::blocks::SeededDropout::new(0.2, 5)),
+        )
+    }
+
+    /// Batches of random features whose labels follow their signs; fails at `fail_at` once.
+    fn run(t: &TrainConfig<()>, fail_at: Option<usize>) -> Result<TrainOutcome<Tiny>> {
+        let (varmap, net) = tiny();
+        let make_batch = |idx: &[usize], epoch: usize, _b: usize, rng: &mut SeededRng| {
+            if Some(epoch) == fail_at {
+                return Err(Error::InvalidConfig("interrupted".into()));
+            }
+            let n = idx.len();
+            let x: Vec<f32> = (0..n * 6).map(|_| rng.normal() as f32).collect();
+            let mut tg = BatchTargets::new(n, 3);
+            for i in 0..n {
+                let g = (x[i * 6] > 0.0) as usize;
+                let e = if x[i * 6 + 1] > 0.5 {
+                    2
+                } else {
+                    (x[i * 6 + 2] > 0.0) as usize
+                };
+                tg.gender[i * 2 + g] = 1.0;
+                tg.gender_w[i] = 1.0;
+                tg.emotion[i * 3 + e] = 1.0;
+                tg.emotion_w[i] = 1.0;
+            }
+            Ok((Tensor::from_vec(x, (n, 6), &Device::Cpu)?, tg))
+        };
+        // A continuous score (minus the gender head's squared error on fixed examples), so
+        // the best epoch moves as the weights do.
+        let validate = |net: &Tiny| {
+            let mut rng = SeededRng::new(123);
+            let x: Vec<f32> = (0..32 * 6).map(|_| rng.normal() as f32).collect();
+            let target: Vec<f32> = (0..32).map(|i| (x[i * 6] > 0.0) as u8 as f32).collect();
+            let (g, _) = net.heads(&Tensor::from_vec(x, (32, 6), &Device::Cpu)?, false)?;
+            let p = candle_nn::ops::softmax_last_dim(&g)?.to_vec2::<f32>()?;
+            let err: f32 = p.iter().zip(&target).map(|(p, t)| (p[1] - t).powi(2)).sum();
+            Ok(Some(ValidationMetrics {
+                n: 32,
+                gender_accuracy: None,
+                gender_balanced_accuracy: None,
+                emotion_accuracy: None,
+                emotion_uar: None,
+                score: -(err as f64) / 32.0,
+            }))
+        };
+        fit(t, varmap, net, 64, make_batch, validate, None)
+    }
+
+    fn weights(o: &TrainOutcome<Tiny>) -> Vec<f32> {
+        let data = o.varmap.data().lock().unwrap();
+        let mut keys: Vec<&String> = data.keys().collect();
+        keys.sort();
+        keys.iter()
+            .flat_map(|k| {
+                data[*k]
+                    .as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_from_its_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("facevox-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut t = TrainConfig::<()> {
+            epochs: 6,
+            batch_size: 16,
+            progress: false,
+            ema_decay: Some(0.9),
+            ..Default::default()
+        };
+        let whole = run(&t, None).unwrap();
+
+        t.checkpoint = Some(dir.clone());
+        assert!(run(&t, Some(4)).is_err(), "the first try stops in epoch 4");
+        let resumed = run(&t, None).unwrap();
+        assert_eq!(resumed.history.len(), 6);
+        assert!(whole.best_epoch > 4, "{}", whole.best_epoch);
+        assert_eq!(resumed.best_epoch, whole.best_epoch);
+        let (a, b) = (weights(&whole), weights(&resumed));
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        // The same run, dropout masks included: only the order of a few float sums (over
+        // the variables, kept in a hash map) may differ.
+        assert!(diff < 1e-5, "weights differ by {diff}");
+        for (x, y) in whole.history.iter().zip(&resumed.history) {
+            assert!((x.loss - y.loss).abs() < 1e-5, "{} vs {}", x.loss, y.loss);
+        }
+
+        // Started again, the finished run gives its result at once.
+        let again = run(&t, Some(1)).unwrap();
+        assert_eq!(weights(&again), b);
+        assert_eq!(again.history.len(), 6);
+
+        // Another configuration is refused, not mixed in.
+        let other = TrainConfig::<()> {
+            seed: 7,
+            ..t.clone()
+        };
+        assert!(matches!(run(&other, None), Err(Error::InvalidConfig(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,12 +1,15 @@
 //! Optimisers, gradient clipping and the L1 penalty.
 //!
 //! candle-nn ships AdamW and a plain SGD without momentum; facevox adds SGD with (optionally
-//! Nesterov) momentum and L2 weight decay, and wraps both behind one [`Optimizer`] chosen by a
-//! serde [`OptimizerConfig`].
+//! Nesterov) momentum and L2 weight decay, and its own AdamW (candle-nn's update, operation for
+//! operation, with its moments readable so a checkpoint can save them), and wraps both behind
+//! one [`Optimizer`] chosen by a serde [`OptimizerConfig`].
+
+use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Result as CResult, Tensor, Var};
-use candle_nn::{Optimizer as _, ParamsAdamW};
+use candle_core::{Result as CResult, Tensor, TensorId, Var};
+use candle_nn::ParamsAdamW;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -144,11 +147,74 @@ impl SgdMomentum {
     }
 }
 
+/// AdamW with decoupled weight decay: candle-nn's update, the same tensor operations in the
+/// same order, so a run gives the same weights with either.
+#[derive(Debug)]
+pub struct AdamW {
+    /// Each variable with its first and second moments.
+    vars: Vec<(Var, Var, Var)>,
+    step_t: usize,
+    params: ParamsAdamW,
+}
+
+impl AdamW {
+    /// An optimiser over the floating-point variables of `vars`.
+    pub fn new(vars: Vec<Var>, params: ParamsAdamW) -> CResult<Self> {
+        let vars = vars
+            .into_iter()
+            .filter(|v| v.dtype().is_float())
+            .map(|var| {
+                let m = Var::zeros(var.shape(), var.dtype(), var.device())?;
+                let v = Var::zeros(var.shape(), var.dtype(), var.device())?;
+                Ok((var, m, v))
+            })
+            .collect::<CResult<_>>()?;
+        Ok(Self {
+            vars,
+            step_t: 0,
+            params,
+        })
+    }
+
+    /// One update from `grads`; variables without a gradient are left alone.
+    pub fn step(&mut self, grads: &GradStore) -> CResult<()> {
+        self.step_t += 1;
+        let lr = self.params.lr;
+        let lr_lambda = lr * self.params.weight_decay;
+        let (beta1, beta2) = (self.params.beta1, self.params.beta2);
+        let scale_m = 1f64 / (1f64 - beta1.powi(self.step_t as i32));
+        let scale_v = 1f64 / (1f64 - beta2.powi(self.step_t as i32));
+        for (theta, m, v) in &self.vars {
+            if let Some(g) = grads.get(theta) {
+                let next_m = ((m.as_tensor() * beta1)? + (g * (1.0 - beta1))?)?;
+                let next_v = ((v.as_tensor() * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
+                let m_hat = (&next_m * scale_m)?;
+                let v_hat = (&next_v * scale_v)?;
+                let next_theta = (theta.as_tensor() * (1f64 - lr_lambda))?;
+                let adjusted_grad = (m_hat / (v_hat.sqrt()? + self.params.eps)?)?;
+                let next_theta = (next_theta - (adjusted_grad * lr)?)?;
+                m.set(&next_m)?;
+                v.set(&next_v)?;
+                theta.set(&next_theta)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an optimiser carries from step to step, for a checkpoint: its step count and its
+/// tensors, named `<slot>.<variable name>`.
+#[derive(Debug, Default)]
+pub(crate) struct OptimizerState {
+    pub step: usize,
+    pub tensors: HashMap<String, Tensor>,
+}
+
 /// The optimiser a training run uses.
 #[derive(Debug)]
 pub enum Optimizer {
-    /// candle-nn's AdamW.
-    AdamW(candle_nn::AdamW),
+    /// AdamW (the same update as candle-nn's).
+    AdamW(AdamW),
     /// facevox's SGD with momentum.
     Sgd(SgdMomentum),
 }
@@ -164,7 +230,7 @@ impl Optimizer {
                 beta2,
                 eps,
                 weight_decay,
-            } => Optimizer::AdamW(candle_nn::AdamW::new(
+            } => Optimizer::AdamW(AdamW::new(
                 vars,
                 ParamsAdamW {
                     lr,
@@ -186,7 +252,7 @@ impl Optimizer {
     /// Sets the learning rate for the next steps (the schedule calls this every step).
     pub fn set_learning_rate(&mut self, lr: f64) {
         match self {
-            Optimizer::AdamW(o) => o.set_learning_rate(lr),
+            Optimizer::AdamW(o) => o.params.lr = lr,
             Optimizer::Sgd(o) => o.lr = lr,
         }
     }
@@ -194,9 +260,88 @@ impl Optimizer {
     /// The current learning rate.
     pub fn learning_rate(&self) -> f64 {
         match self {
-            Optimizer::AdamW(o) => o.learning_rate(),
+            Optimizer::AdamW(o) => o.params.lr,
             Optimizer::Sgd(o) => o.lr,
         }
+    }
+
+    /// The state to save, each tensor named after its variable (`names`: variable id to name).
+    pub(crate) fn state(&self, names: &HashMap<TensorId, String>) -> Result<OptimizerState> {
+        let name = |var: &Var| {
+            names.get(&var.as_tensor().id()).cloned().ok_or_else(|| {
+                Error::InvalidConfig("an optimised variable has no name in the model".into())
+            })
+        };
+        let mut tensors = HashMap::new();
+        let step = match self {
+            Optimizer::AdamW(o) => {
+                for (var, m, v) in &o.vars {
+                    let n = name(var)?;
+                    tensors.insert(format!("m.{n}"), m.as_tensor().copy()?);
+                    tensors.insert(format!("v.{n}"), v.as_tensor().copy()?);
+                }
+                o.step_t
+            }
+            Optimizer::Sgd(o) => {
+                for (var, velocity) in &o.vars {
+                    if let Some(velocity) = velocity {
+                        tensors.insert(format!("velocity.{}", name(var)?), velocity.copy()?);
+                    }
+                }
+                0
+            }
+        };
+        Ok(OptimizerState { step, tensors })
+    }
+
+    /// Puts back a [`state`](Self::state) saved from an optimiser over the same variables.
+    pub(crate) fn load_state(
+        &mut self,
+        state: &OptimizerState,
+        names: &HashMap<TensorId, String>,
+    ) -> Result<()> {
+        let find = |slot: &str, var: &Var| -> Result<Option<Tensor>> {
+            let Some(n) = names.get(&var.as_tensor().id()) else {
+                return Err(Error::InvalidConfig(
+                    "an optimised variable has no name in the model".into(),
+                ));
+            };
+            let Some(t) = state.tensors.get(&format!("{slot}.{n}")) else {
+                return Ok(None);
+            };
+            if t.dims() != var.dims() {
+                return Err(Error::InvalidConfig(format!(
+                    "checkpoint: optimiser state {slot}.{n} is {:?}, the variable {:?}",
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            Ok(Some(t.clone()))
+        };
+        match self {
+            Optimizer::AdamW(o) => {
+                for (var, m, v) in &o.vars {
+                    match (find("m", var)?, find("v", var)?) {
+                        (Some(tm), Some(tv)) => {
+                            m.set(&tm)?;
+                            v.set(&tv)?;
+                        }
+                        _ => {
+                            return Err(Error::InvalidConfig(
+                                "checkpoint: the optimiser state lacks a variable's moments".into(),
+                            ))
+                        }
+                    }
+                }
+                o.step_t = state.step;
+            }
+            Optimizer::Sgd(o) => {
+                for (var, velocity) in o.vars.iter_mut() {
+                    *velocity = find("velocity", var)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One update.
@@ -263,6 +408,7 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> CRe
 mod tests {
     use super::*;
     use candle_core::{DType, Device};
+    use candle_nn::Optimizer as _;
 
     fn quadratic_descent(config: OptimizerConfig, steps: usize) -> f32 {
         // Minimise |w - 3|² from w = 0.
@@ -343,5 +489,38 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn adamw_is_candle_nns_update_bit_for_bit() {
+        let params = ParamsAdamW {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.05,
+        };
+        let start = Tensor::new(&[[0.5f32, -1.25, 2.0], [0.1, 0.0, -0.7]], &Device::Cpu).unwrap();
+        let ours_var = Var::from_tensor(&start).unwrap();
+        let theirs_var = Var::from_tensor(&start).unwrap();
+        let mut ours = AdamW::new(vec![ours_var.clone()], params.clone()).unwrap();
+        let mut theirs = candle_nn::AdamW::new(vec![theirs_var.clone()], params).unwrap();
+        for step in 0..20 {
+            // A loss whose gradient changes with the weights and the step.
+            let loss = |v: &Var| {
+                ((v.as_tensor().sqr().unwrap() * (1.0 + step as f64 * 0.1)).unwrap()
+                    - v.as_tensor().sin().unwrap())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+            };
+            ours.step(&loss(&ours_var).backward().unwrap()).unwrap();
+            theirs.step(&loss(&theirs_var).backward().unwrap()).unwrap();
+            assert_eq!(
+                ours_var.as_tensor().to_vec2::<f32>().unwrap(),
+                theirs_var.as_tensor().to_vec2::<f32>().unwrap(),
+                "step {step}"
+            );
+        }
     }
 }

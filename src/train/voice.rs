@@ -280,6 +280,12 @@ pub fn train_voice_members(
         .map(|i| {
             let mut c = cfg.clone();
             c.train.seed = cfg.train.seed.wrapping_add(i as u64);
+            // Each member checkpoints on its own.
+            c.train.checkpoint = cfg
+                .train
+                .checkpoint
+                .as_ref()
+                .map(|d| d.join(format!("member{i}")));
             let member_log = log.map(|p| {
                 if i == 0 {
                     p.to_path_buf()
