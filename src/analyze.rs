@@ -99,6 +99,20 @@ impl EmotionPrediction {
         })
     }
 
+    /// The prediction from a model's head: `probs[i]` is the probability of `emotions[i]`.
+    pub(crate) fn from_head(
+        emotions: &[Emotion],
+        probs: &[f32],
+        allowed: Option<&[Emotion]>,
+    ) -> Result<Self> {
+        let probabilities = emotions
+            .iter()
+            .copied()
+            .zip(probs.iter().copied())
+            .collect();
+        Self::from_distribution(probabilities, allowed)
+    }
+
     /// Marks the answer uncertain when its confidence is below `threshold`.
     pub(crate) fn abstain_below(&mut self, threshold: f32) {
         self.uncertain = self.confidence < threshold;
@@ -213,16 +227,9 @@ impl VoiceAnalyzer {
             .familiarity
             .as_ref()
             .and_then(|f| f.score(&pred.embedding));
-        let probabilities = self
-            .file
-            .emotions
-            .iter()
-            .copied()
-            .zip(pred.emotion.iter().copied())
-            .collect();
         Ok(VoiceAnalysis {
             gender: GenderPrediction::from_probs(pred.gender),
-            emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
+            emotion: EmotionPrediction::from_head(&self.file.emotions, &pred.emotion, allowed)?,
             speech_seconds: mel.n_frames as f32 * self.file.mel.hop_length as f32
                 / self.file.mel.sample_rate as f32,
             unfamiliarity,
@@ -413,16 +420,9 @@ impl FaceAnalyzer {
         pred: &Prediction,
         allowed: Option<&[Emotion]>,
     ) -> Result<FramePrediction> {
-        let probabilities = self
-            .file
-            .emotions
-            .iter()
-            .copied()
-            .zip(pred.emotion.iter().copied())
-            .collect();
         Ok(FramePrediction {
-            gender: GenderPrediction::from_probs([pred.gender[0], pred.gender[1]]),
-            emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
+            gender: GenderPrediction::from_probs(pred.gender),
+            emotion: EmotionPrediction::from_head(&self.file.emotions, &pred.emotion, allowed)?,
         })
     }
 
@@ -443,16 +443,9 @@ impl FaceAnalyzer {
         };
         let gender = mean(&|p| &p.gender[..]);
         let emotion = mean(&|p| &p.emotion[..]);
-        let probabilities = self
-            .file
-            .emotions
-            .iter()
-            .copied()
-            .zip(emotion.iter().copied())
-            .collect();
         Ok(FaceAnalysis {
             gender: GenderPrediction::from_probs([gender[0], gender[1]]),
-            emotion: EmotionPrediction::from_distribution(probabilities, allowed)?,
+            emotion: EmotionPrediction::from_head(&self.file.emotions, &emotion, allowed)?,
             faces: preds.len(),
             frames,
             embedding: mean(&|p| &p.embedding[..]),
