@@ -494,7 +494,14 @@ impl Workers {
                     Err(_) => return,
                 };
                 let Ok(job) = job else { return };
-                let out = decode_job(&plan, &job);
+                // A panic must come back as an error: the reader waits for every job.
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    decode_job(&plan, &job)
+                }))
+                .unwrap_or_else(|_| {
+                    let e = Error::Corrupt("the H.264 decoding thread panicked".into());
+                    (Vec::new(), Some(e))
+                });
                 if result_tx.send((job.index, out)).is_err() {
                     return;
                 }
