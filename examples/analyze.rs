@@ -82,6 +82,10 @@ fn main() {
             eprintln!("error: --audio pairs one file, not a folder\n{USAGE}");
             std::process::exit(2);
         }
+        if frames {
+            eprintln!("error: --frames lists one video's frames, not a folder's\n{USAGE}");
+            std::process::exit(2);
+        }
         match run_folder(&input, mode, json) {
             Ok(failed) if failed > 0 => std::process::exit(1),
             Ok(_) => return,

@@ -521,7 +521,8 @@ impl Checkpoint {
             .map_err(|e| Error::InvalidConfig(format!("{}: {e}", path.display())))?;
         if file.state.fingerprint != fingerprint {
             return Err(Error::InvalidConfig(format!(
-                "the checkpoint in {} is from another run (configuration, network or training                  set size differ): remove it or give another directory",
+                "the checkpoint in {} is from another run (configuration, network or training \
+                 set size differ): remove it or give another directory",
                 dir.display()
             )));
         }
