@@ -17,7 +17,8 @@
 //! (unreadable, unsupported, no speech) is counted in `errors`, listed with its reason in
 //! `failures`, and never stops the run. `--emotions` restricts the emotion argmax to those
 //! labels (for corpora with fewer classes); rows labelled outside that set are counted in
-//! `emotion.skipped` and not scored.
+//! `emotion.skipped` and not scored. `--predictions P.jsonl` also writes each scored row's
+//! answers (its probabilities too), one JSON object per line.
 //!
 //! `--mode face` reads the `face` column: a picture or a video (faces detected and followed at
 //! 5 frames per second, probabilities averaged). `--face-input crop` says the pictures are
@@ -63,6 +64,11 @@ struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     json: PathBuf,
+    /// Also write every scored row's answers here, one JSON object per line (`row`, `input`,
+    /// `group`, the labels, `gender` and `emotion`, and with `--mode fused` each branch's own),
+    /// so models can be compared or combined row by row.
+    #[arg(long)]
+    predictions: Option<PathBuf>,
     /// Model folder (default: the shipped models, or FACEVOX_MODELS).
     #[arg(long)]
     models: Option<PathBuf>,
@@ -210,5 +216,16 @@ fn run(args: &Args) -> Result<ManifestReport, Box<dyn std::error::Error>> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
+    if let Some(path) = &args.predictions {
+        let mut lines = String::new();
+        for p in &report.predictions {
+            lines += &serde_json::to_string(p)?;
+            lines.push('\n');
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, lines)?;
+    }
     Ok(report)
 }

@@ -177,6 +177,30 @@ fn evaluate_fused_scores_the_fusion_and_each_branch_on_the_same_rows() {
         hits(&r.groups["a"].scores) + hits(&r.groups["b"].scores),
         r.gender.confusion[0][0] + r.gender.confusion[1][1]
     );
+    // Row by row: the three scored rows in manifest order, the failed fourth left out; each
+    // answer is the one tallied, and the fused rows carry each branch's own.
+    let rows_scored: Vec<usize> = r.predictions.iter().map(|p| p.row).collect();
+    assert_eq!(rows_scored, [1, 2, 3]);
+    let right = r
+        .predictions
+        .iter()
+        .filter(|p| Some(p.gender.label) == p.label_gender)
+        .count();
+    assert_eq!(right, r.gender.confusion[0][0] + r.gender.confusion[1][1]);
+    assert_eq!(r.predictions[0].group.as_deref(), Some("a"));
+    assert!(r.predictions[0].face.is_some() && r.predictions[0].voice.is_some());
+    assert!(r.predictions[2].face.is_none() && r.predictions[2].voice.is_some());
+    assert!(
+        r.predictions[2].input.ends_with("clip.wav"),
+        "{}",
+        r.predictions[2].input
+    );
+    assert!(json.get("predictions").is_none(), "not in the JSON report");
+    let line = serde_json::to_value(&r.predictions[1]).unwrap();
+    assert!(
+        line["gender"]["p_female"].is_number() && line["face"].is_array(),
+        "{line}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -355,6 +355,35 @@ pub struct EmotionSection {
     pub abstention: AbstentionScores,
 }
 
+/// One scored row's answers, as [`score_manifest`] gives them in
+/// [`ManifestReport::predictions`] (`evaluate --predictions` writes one per line), so models can
+/// be compared or combined row by row offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RowPrediction {
+    /// The row's number in the manifest, from 1 (as in `failures`).
+    pub row: usize,
+    /// The row's input, as in `failures`.
+    pub input: String,
+    /// The row's group cell, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The row's perceived-gender label, if any.
+    pub label_gender: Option<Gender>,
+    /// The row's emotion label, if any.
+    pub label_emotion: Option<Emotion>,
+    /// The answer scored (for the fused branch, the fused answer).
+    pub gender: GenderPrediction,
+    /// The emotion answer scored, among the allowed emotions.
+    pub emotion: EmotionPrediction,
+    /// With the fused branch: the face branch's own answer, where it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<(GenderPrediction, EmotionPrediction)>,
+    /// With the fused branch: the voice branch's own answer, where it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<(GenderPrediction, EmotionPrediction)>,
+}
+
 /// What [`score_manifest`] measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -382,6 +411,10 @@ pub struct ManifestReport {
     pub groups: BTreeMap<String, GroupScores>,
     /// The model's provenance.
     pub model: serde_json::Value,
+    /// Every scored row's answers, in manifest order (failed rows are in `failures` instead).
+    /// Not part of the JSON report: `evaluate --predictions` writes them as JSON lines.
+    #[serde(skip)]
+    pub predictions: Vec<RowPrediction>,
 }
 
 /// Runs `branch` on every row of a manifest (see [`load_manifest`](crate::data::load_manifest))
@@ -408,6 +441,7 @@ pub fn score_manifest(
         return Err(Error::InvalidConfig("no emotion to choose from".into()));
     }
     let mut failures = Vec::new();
+    let mut predictions = Vec::new();
     let mut tally = Tally::new(allowed.clone(), abstain);
     // Per group: its tally, its rows and its failures.
     let mut group_tallies: BTreeMap<String, (Tally, usize, usize)> = BTreeMap::new();
@@ -482,6 +516,17 @@ pub fn score_manifest(
                 }
             }
         }
+        predictions.push(RowPrediction {
+            row: i + 1,
+            input,
+            group: row.group.clone(),
+            label_gender: row.gender,
+            label_emotion: row.emotion,
+            gender: scored.gender,
+            emotion: scored.emotion,
+            face: scored.face,
+            voice: scored.voice,
+        });
     }
     let BranchScores { gender, emotion } = tally.finish()?;
     let mut branches = BTreeMap::new();
@@ -512,5 +557,6 @@ pub fn score_manifest(
         branches,
         groups,
         model: branch.provenance(),
+        predictions,
     })
 }

@@ -41,7 +41,7 @@ pub use calibration::{cross_fitted, fit_temperature, plot_reliability, Reliabili
 pub use folds::{group_k_fold, stratified_group_k_fold, stratified_split, Fold};
 pub use manifest::{
     score_manifest, AbstentionScores, BranchScores, GroupScores, ManifestBranch, ManifestReport,
-    RowFailure,
+    RowFailure, RowPrediction,
 };
 pub use metrics::{
     argmax_among, argmax_among_batch, roc_curve, ConfusionMatrix, RocCurve, RocPoint,
