@@ -365,7 +365,7 @@ pub struct RowPrediction {
     pub row: usize,
     /// The row's input, as in `failures`.
     pub input: String,
-    /// The row's group cell, if any.
+    /// The row's group cell (trimmed), if any: the group whose figures it counts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// The row's perceived-gender label, if any.
@@ -519,7 +519,13 @@ pub fn score_manifest(
         predictions.push(RowPrediction {
             row: i + 1,
             input,
-            group: row.group.clone(),
+            // As the per-group tallies read it: trimmed, an empty cell no group.
+            group: row
+                .group
+                .as_deref()
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(String::from),
             label_gender: row.gender,
             label_emotion: row.emotion,
             gender: scored.gender,
