@@ -24,6 +24,12 @@
 //!   96x96 crops of the clip's face. dlib's own detector from Python on the same FairFace
 //!   pictures: `tools/dlib_mmod_reference.py --time-manifest ...` prints its timing.
 //!   `cargo bench --bench vision -- mmod` runs only these.
+//! - `dlib_resnet/batch1`, `dlib_resnet/batch32`: the candle port of dlib's ResNet face
+//!   descriptor network (`facevox::model::DlibResNet`, not shipped) on 150 px chips (the same
+//!   pictures as `mmod`, enlarged), one chip or 32 per call; runs only when
+//!   `FACEVOX_DLIB_RESNET` points at the converted weights (`tools/convert_dlib_resnet.py
+//!   convert`). dlib's own network from Python on the same kind of chips, in the same session:
+//!   `tools/dlib_resnet.py --time 32` prints its timing.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -181,5 +187,40 @@ fn mmod(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, detect, clip_to_crops, landmarks, mmod);
+fn dlib_resnet(c: &mut Criterion) {
+    let Some(weights) = std::env::var_os("FACEVOX_DLIB_RESNET") else {
+        println!("dlib_resnet: skipped (FACEVOX_DLIB_RESNET is not set)");
+        return;
+    };
+    let net = facevox::model::DlibResNet::from_path(weights).unwrap();
+    let (pics, what) = pictures_96();
+    println!("dlib_resnet: {} {what}, enlarged to 150 px", pics.len());
+    let chips: Vec<RgbImage> = pics
+        .iter()
+        .map(|p| image::imageops::resize(p, 150, 150, image::imageops::FilterType::CatmullRom))
+        .collect();
+    let one = net.input(&chips[..1]).unwrap();
+    let batch: Vec<RgbImage> = chips.iter().cycle().take(32).cloned().collect();
+    let many = net.input(&batch).unwrap();
+    let mut g = c.benchmark_group("dlib_resnet");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_function("batch1", |b| {
+        b.iter(|| black_box(net.forward(&one).unwrap()))
+    });
+    g.throughput(Throughput::Elements(32));
+    g.bench_function("batch32", |b| {
+        b.iter(|| black_box(net.forward(&many).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    decode,
+    detect,
+    clip_to_crops,
+    landmarks,
+    mmod,
+    dlib_resnet
+);
 criterion_main!(benches);

@@ -16,6 +16,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod conv;
+pub mod dlib_resnet;
 pub mod face;
 pub mod fusion;
 mod head;
@@ -25,6 +26,7 @@ pub mod predict;
 pub mod spec;
 pub mod voice;
 
+pub use dlib_resnet::{DlibResNet, DlibResNetOutput};
 pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};
 pub use fusion::{
     Abstention, FusedProbs, FusionModelFile, LinearFusionHead, ProductOfExperts, FUSION_FORMAT,
