@@ -166,3 +166,33 @@ fn port_matches_dlib_on_real_faces() {
     assert_eq!(ours.len(), 20);
     assert!(min_cos >= 0.999, "cosine {min_cos}");
 }
+
+#[test]
+fn lower_and_trainable_upper_compose_to_the_whole_network() {
+    let net = DlibResNet::from_path(fixtures().join("tiny.safetensors")).unwrap();
+    let image = load_image(fixtures().join("tiny_input.png")).unwrap();
+    let x = net.input(std::slice::from_ref(&image)).unwrap();
+    let whole: Vec<f32> = net
+        .forward(&x)
+        .unwrap()
+        .pooled
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for from in [0, 3, 10, 13] {
+        let upper = net.upper_trainable(from).unwrap();
+        assert_eq!(upper.vars().len(), (14 - from) * 2 * 4);
+        let pooled = upper.forward(&net.lower(&x, from).unwrap()).unwrap();
+        let split: Vec<f32> = pooled.flatten_all().unwrap().to_vec1().unwrap();
+        for (a, b) in split.iter().zip(&whole) {
+            assert!(close(*a as f64, *b as f64, 1e-5), "from {from}: {a} vs {b}");
+        }
+        // Every variable gets a gradient.
+        let grads = pooled.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(upper
+            .vars()
+            .iter()
+            .all(|v| grads.get(v.as_tensor()).is_some()));
+    }
+}

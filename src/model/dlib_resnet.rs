@@ -32,7 +32,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor, Var, D};
 
 use super::conv::{conv2d, ConvGeometry};
 use crate::vision::RgbImage;
@@ -96,6 +96,48 @@ pub struct DlibResNetOutput {
     pub pooled: Tensor,
     /// Each residual block's output after its ReLU, input side first (14 tensors).
     pub blocks: Vec<Tensor>,
+}
+
+/// Residual blocks of a [`DlibResNet`] as trainable variables
+/// ([`DlibResNet::upper_trainable`]); their forward pass has gradients (the shortcut's
+/// average pooling is written as a reshape and mean, whose gradient candle knows).
+#[derive(Debug)]
+pub struct DlibUpper {
+    blocks: Vec<(ConvAffine, ConvAffine, bool)>,
+    vars: Vec<Var>,
+}
+
+impl DlibUpper {
+    /// The trainable variables.
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// `h` (the lower part's output) through the blocks, averaged over space: `(B, C)`.
+    pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
+        let run = || -> candle_core::Result<Tensor> {
+            let mut h = h.clone();
+            for (first, second, down) in &self.blocks {
+                let y = second.forward(&first.forward(&h, true)?, false)?;
+                let shortcut = if *down {
+                    // 2x2 stride-2 average pooling without padding: an odd last row or
+                    // column is left out, as dlib's pooling leaves it.
+                    let (b, c, hh, ww) = h.dims4()?;
+                    let (ho, wo) = (hh / 2, ww / 2);
+                    h.narrow(2, 0, 2 * ho)?
+                        .narrow(3, 0, 2 * wo)?
+                        .reshape((b, c, ho, 2, wo, 2))?
+                        .mean(5)?
+                        .mean(3)?
+                } else {
+                    h.clone()
+                };
+                h = add_padded(&y, &shortcut)?.relu()?;
+            }
+            h.mean(D::Minus1)?.mean(D::Minus1)
+        };
+        run().map_err(Error::from)
+    }
 }
 
 /// `a + b` over the larger of their shapes, each zero-padded at the end of every axis.
@@ -281,6 +323,60 @@ impl DlibResNet {
             })
         };
         run().map_err(Error::from)
+    }
+
+    /// The stem and the first `blocks` residual blocks (inference): the frozen lower part of
+    /// a network whose upper blocks are trained ([`upper_trainable`](Self::upper_trainable)).
+    pub fn lower(&self, x: &Tensor, blocks: usize) -> Result<Tensor> {
+        let run = || -> candle_core::Result<Tensor> {
+            let mut h = self
+                .stem
+                .forward(x, true)?
+                .max_pool2d_with_stride((3, 3), (2, 2))?;
+            for ((first, second), &down) in self.blocks.iter().zip(DOWN.iter()).take(blocks) {
+                let y = second.forward(&first.forward(&h, true)?, false)?;
+                let shortcut = if down {
+                    h.avg_pool2d_with_stride((2, 2), (2, 2))?
+                } else {
+                    h.clone()
+                };
+                h = add_padded(&y, &shortcut)?.relu()?;
+            }
+            Ok(h)
+        };
+        run().map_err(Error::from)
+    }
+
+    /// Residual blocks `from..` as trainable variables (copies of this network's weights), for
+    /// fine-tuning the upper part on features [`lower`](Self::lower) computed once.
+    pub fn upper_trainable(&self, from: usize) -> Result<DlibUpper> {
+        let var = |t: &Tensor| -> Result<Var> { Ok(Var::from_tensor(&t.copy()?)?) };
+        let mut vars = Vec::new();
+        let mut blocks = Vec::new();
+        for ((first, second), &down) in self.blocks.iter().zip(DOWN.iter()).skip(from) {
+            let mut pair = Vec::with_capacity(2);
+            for l in [first, second] {
+                let (w, b, g, be) = (
+                    var(&l.weight)?,
+                    var(&l.bias)?,
+                    var(&l.gamma)?,
+                    var(&l.beta)?,
+                );
+                pair.push(ConvAffine {
+                    weight: w.as_tensor().clone(),
+                    bias: b.as_tensor().clone(),
+                    gamma: g.as_tensor().clone(),
+                    beta: be.as_tensor().clone(),
+                    stride: l.stride,
+                    padding: l.padding,
+                });
+                vars.extend([w, b, g, be]);
+            }
+            let second = pair.pop().expect("two layers");
+            let first = pair.pop().expect("two layers");
+            blocks.push((first, second, down));
+        }
+        Ok(DlibUpper { blocks, vars })
     }
 
     /// The 128-d descriptors of face chips (aligned as dlib aligns them: FairFace's pictures
