@@ -53,19 +53,8 @@ def write_safetensors(path, tensors, metadata):
 
 
 def tensors_of(ops):
-    out, ci, ai = {}, 0, 0
-    for op in ops:
-        if op[0] == "con":
-            out[f"conv{ci}.weight"], out[f"conv{ci}.bias"] = op[1], op[2]
-            ci += 1
-        elif op[0] == "affine":
-            out[f"affine{ai}.gamma"], out[f"affine{ai}.beta"] = op[1], op[2]
-            ai += 1
-        elif op[0] == "fc":
-            out["fc.weight"] = op[1]
-        elif op[0] == "input":
-            out["input.mean"] = op[1]
-    assert ci == ai == 29, (ci, ai)
+    out = {k: v for k, v in dlib_resnet.named_tensors(ops).items() if not k.endswith(".geometry")}
+    assert sum(k.endswith(".bias") and k.startswith("conv") for k in out) == 29
     return out
 
 

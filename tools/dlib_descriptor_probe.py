@@ -48,16 +48,22 @@ def descriptors(data, rows, log):
     return np.stack(out)
 
 
+def held_out(manifests):
+    """The FairFace pictures (relative to the data folder) of the selection and test parts."""
+    held = set()
+    for m in ("fairface_selection_by_race.csv", "fairface_test_by_race.csv"):
+        for r in csv.DictReader(open(os.path.join(manifests, m))):
+            held.add(r["face"].split("fairface96/")[1])
+    return held
+
+
 def rows_of(args, which):
     """(file relative to the data folder, gender, race) of the probe's training or selection rows."""
     if which == "selection":
         path = os.path.join(args.manifests, "fairface_selection_by_race.csv")
         return [(r["face"].split("fairface96/")[1], r["gender"], r["group"])
                 for r in csv.DictReader(open(path))]
-    held = set()
-    for m in ("fairface_selection_by_race.csv", "fairface_test_by_race.csv"):
-        for r in csv.DictReader(open(os.path.join(args.manifests, m))):
-            held.add(r["face"].split("fairface96/")[1])
+    held = held_out(args.manifests)
     rows = [r for r in csv.DictReader(open(os.path.join(args.data, "fairface_label_train.csv")))
             if r["file"] not in held]
     random.Random(1).shuffle(rows)

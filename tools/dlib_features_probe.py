@@ -42,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dlib_resnet  # noqa: E402
+from dlib_descriptor_probe import held_out  # noqa: E402
 
 SETS = "desc,l0,l1,l1b,l2,l0+l1,desc+l0+l1+l2"
 
@@ -51,10 +52,7 @@ def rows(args, which):
         path = os.path.join(args.manifests, "fairface_selection_by_race.csv")
         return [(r["face"].split("fairface96/")[1], r["gender"], r["group"], "")
                 for r in csv.DictReader(open(path))]
-    held = set()
-    for m in ("fairface_selection_by_race.csv", "fairface_test_by_race.csv"):
-        for r in csv.DictReader(open(os.path.join(args.manifests, m))):
-            held.add(r["face"].split("fairface96/")[1])
+    held = held_out(args.manifests)
     rs = [r for r in csv.DictReader(open(os.path.join(args.data, "fairface_label_train.csv")))
           if r["file"] not in held]
     random.Random(1).shuffle(rs)

@@ -139,6 +139,28 @@ def load(path):
     return ops
 
 
+def named_tensors(ops):
+    """The weights under the names `facevox::model::DlibResNet` reads: `conv{i}.weight`,
+    `conv{i}.bias`, `affine{i}.gamma`, `affine{i}.beta` (input side first), `fc.weight`,
+    `input.mean`; and each convolution's (stride, padding) as `conv{i}.geometry`."""
+    out, ci, ai = {}, 0, 0
+    for op in ops:
+        if op[0] == "con":
+            out[f"conv{ci}.weight"], out[f"conv{ci}.bias"] = op[1], op[2]
+            out[f"conv{ci}.geometry"] = np.array([op[3], op[4]])
+            ci += 1
+        elif op[0] == "affine":
+            out[f"affine{ai}.gamma"], out[f"affine{ai}.beta"] = op[1], op[2]
+            ai += 1
+        elif op[0] == "fc":
+            out["fc.weight"] = op[1]
+        elif op[0] == "input":
+            out["input.mean"] = op[1]
+    if ci != ai:
+        raise ValueError(f"{ci} convolutions but {ai} affine layers")
+    return out
+
+
 def _conv(x, w, b, stride, pad):
     if pad:
         x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -251,23 +273,11 @@ def main():
         print(f"dlib {dlib.__version__}: one chip {one * 1e3:.1f} ms ({n} calls); batch of "
               f"{a.time} {many * 1e3:.1f} ms ({many / a.time * 1e3:.1f} ms a chip; {m} calls)")
     if a.export_npz:
-        arrays, ci, ai = {}, 0, 0
-        for op in ops:
-            if op[0] == "con":
-                arrays[f"conv{ci}.weight"], arrays[f"conv{ci}.bias"] = op[1], op[2]
-                arrays[f"conv{ci}.geometry"] = np.array([op[3], op[4]])
-                ci += 1
-            elif op[0] == "affine":
-                arrays[f"affine{ai}.gamma"], arrays[f"affine{ai}.beta"] = op[1], op[2]
-                ai += 1
-            elif op[0] == "fc":
-                arrays["fc.weight"] = op[1]
-            elif op[0] == "input":
-                arrays["input.mean"] = op[1]
+        arrays = named_tensors(ops)
         arrays = {k: v.astype(np.float16) if v.dtype == np.float32 and "mean" not in k else v
                   for k, v in arrays.items()}
         np.savez_compressed(a.export_npz, check_images=imgs, check_descriptors=theirs, **arrays)
-        print(f"wrote {a.export_npz}: {ci} convolutions, {ai} affine layers")
+        print(f"wrote {a.export_npz}: {sum(k.endswith('.geometry') for k in arrays)} convolutions")
 
 
 if __name__ == "__main__":

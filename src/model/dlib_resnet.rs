@@ -299,21 +299,8 @@ impl DlibResNet {
             )));
         }
         let run = || -> candle_core::Result<DlibResNetOutput> {
-            let mut h = self
-                .stem
-                .forward(x, true)?
-                .max_pool2d_with_stride((3, 3), (2, 2))?;
             let mut blocks = Vec::with_capacity(self.blocks.len());
-            for ((first, second), &down) in self.blocks.iter().zip(DOWN.iter()) {
-                let y = second.forward(&first.forward(&h, true)?, false)?;
-                let shortcut = if down {
-                    h.avg_pool2d_with_stride((2, 2), (2, 2))?
-                } else {
-                    h.clone()
-                };
-                h = add_padded(&y, &shortcut)?.relu()?;
-                blocks.push(h.clone());
-            }
+            let h = self.run_blocks(x, self.blocks.len(), Some(&mut blocks))?;
             let pooled = h.mean(D::Minus1)?.mean(D::Minus1)?;
             let descriptor = pooled.matmul(&self.fc)?;
             Ok(DlibResNetOutput {
@@ -328,23 +315,33 @@ impl DlibResNet {
     /// The stem and the first `blocks` residual blocks (inference): the frozen lower part of
     /// a network whose upper blocks are trained ([`upper_trainable`](Self::upper_trainable)).
     pub fn lower(&self, x: &Tensor, blocks: usize) -> Result<Tensor> {
-        let run = || -> candle_core::Result<Tensor> {
-            let mut h = self
-                .stem
-                .forward(x, true)?
-                .max_pool2d_with_stride((3, 3), (2, 2))?;
-            for ((first, second), &down) in self.blocks.iter().zip(DOWN.iter()).take(blocks) {
-                let y = second.forward(&first.forward(&h, true)?, false)?;
-                let shortcut = if down {
-                    h.avg_pool2d_with_stride((2, 2), (2, 2))?
-                } else {
-                    h.clone()
-                };
-                h = add_padded(&y, &shortcut)?.relu()?;
+        self.run_blocks(x, blocks, None).map_err(Error::from)
+    }
+
+    /// The stem, then the first `n` residual blocks, each block's output pushed to `keep`.
+    fn run_blocks(
+        &self,
+        x: &Tensor,
+        n: usize,
+        mut keep: Option<&mut Vec<Tensor>>,
+    ) -> candle_core::Result<Tensor> {
+        let mut h = self
+            .stem
+            .forward(x, true)?
+            .max_pool2d_with_stride((3, 3), (2, 2))?;
+        for ((first, second), &down) in self.blocks.iter().zip(DOWN.iter()).take(n) {
+            let y = second.forward(&first.forward(&h, true)?, false)?;
+            let shortcut = if down {
+                h.avg_pool2d_with_stride((2, 2), (2, 2))?
+            } else {
+                h.clone()
+            };
+            h = add_padded(&y, &shortcut)?.relu()?;
+            if let Some(k) = keep.as_deref_mut() {
+                k.push(h.clone());
             }
-            Ok(h)
-        };
-        run().map_err(Error::from)
+        }
+        Ok(h)
     }
 
     /// Residual blocks `from..` as trainable variables (copies of this network's weights), for
