@@ -57,6 +57,17 @@ def held_out(manifests):
     return held
 
 
+def shipped_probs(path, files):
+    """Which of `files` the shipped analyser found a face in (`evaluate --predictions` rows at
+    `path`), and its perceived-gender probability for each (0.5 where it found none)."""
+    shipped = {}
+    for line in open(path):
+        r = json.loads(line)
+        shipped[r["input"].split("fairface96/")[1]] = r["gender"]["p_female"]
+    return (np.array([f in shipped for f in files]),
+            np.array([shipped.get(f, 0.5) for f in files]))
+
+
 def rows_of(args, which):
     """(file relative to the data folder, gender, race) of the probe's training or selection rows."""
     if which == "selection":
@@ -105,12 +116,7 @@ def main():
     tr, se = features(args, "train"), features(args, "selection")
     xtr, ytr = tr["feats"], (tr["gender"] == "female").astype(int)
     xse, yse, race = se["feats"], (se["gender"] == "female").astype(int), se["race"]
-    shipped = {}
-    for line in open(args.shipped):
-        r = json.loads(line)
-        shipped[r["input"].split("fairface96/")[1]] = r["gender"]["p_female"]
-    found = np.array([f in shipped for f in se["files"]])
-    ps = np.array([shipped.get(f, 0.5) for f in se["files"]])
+    found, ps = shipped_probs(args.shipped, se["files"])
     sub = lambda p: scores(p[found], yse[found], race[found])
     result = {"protocol": "FairFace selection slice (seeded split 42); probes trained on "
               f"{len(ytr)} FairFace training-part pictures (seed 1); faces the shipped "

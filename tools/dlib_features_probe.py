@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dlib_resnet  # noqa: E402
-from dlib_descriptor_probe import held_out  # noqa: E402
+from dlib_descriptor_probe import held_out, shipped_probs  # noqa: E402
 
 SETS = "desc,l0,l1,l1b,l2,l0+l1,desc+l0+l1+l2"
 
@@ -125,12 +125,7 @@ def main():
     tr, se = load(args, "train"), load(args, "selection")
     ages = {r["file"]: r["age"] for r in
             csv.DictReader(open(os.path.join(args.data, "fairface_label_train.csv")))}
-    shipped = {}
-    for line in open(args.shipped):
-        r = json.loads(line)
-        shipped[r["input"].split("fairface96/")[1]] = r["gender"]["p_female"]
-    found = np.array([f in shipped for f in se["files"]])
-    ps = np.array([shipped.get(f, 0.5) for f in se["files"]])
+    found, ps = shipped_probs(args.shipped, se["files"])
     yse, ytr = (se["gender"] == "female").astype(int), (tr["gender"] == "female").astype(int)
     race = se["race"]
     kid = np.array([ages[f] in ("0-2", "3-9") for f in se["files"]])
