@@ -107,6 +107,22 @@ fn bad_weights_and_inputs_give_typed_errors() {
     )
     .unwrap();
     assert!(matches!(net.forward(&tiny), Err(Error::InvalidConfig(_))));
+    // The smallest side every layer can take, and one less.
+    let zeros = |side: usize| {
+        candle_core::Tensor::zeros(
+            (1, 3, side, side),
+            candle_core::DType::F32,
+            &candle_core::Device::Cpu,
+        )
+        .unwrap()
+    };
+    assert!(net
+        .forward(&zeros(facevox::model::dlib_resnet::MIN_INPUT))
+        .is_ok());
+    assert!(matches!(
+        net.forward(&zeros(facevox::model::dlib_resnet::MIN_INPUT - 1)),
+        Err(Error::InvalidConfig(_))
+    ));
     assert!(matches!(
         net.descriptors(&[RgbImage::new(0, 0)]),
         Err(Error::ImageTooSmall { .. })

@@ -1,8 +1,9 @@
 //! A candle port of dlib's ResNet face descriptor network (`dlib_face_recognition_resnet_model_v1`:
 //! Davis King's 29-convolution ResNet trained with a metric loss on about 3 million faces;
 //! public domain), the pretrained backbone the face issue asks to measure before trusting.
-//! Inference only; not part of the shipped analyser yet (see the model card, "A pretrained
-//! backbone, probed").
+//! Inference, and training of its upper blocks on features of its frozen lower part
+//! ([`DlibResNet::lower`], [`DlibUpper`]); not part of the shipped analyser (see the model
+//! card, "Its intermediate features, probed" and "Its upper levels, fine-tuned").
 //!
 //! # The network
 //!
@@ -40,6 +41,9 @@ use crate::{Error, Result};
 
 /// The input side of a chip, in pixels.
 pub const CHIP_SIZE: u32 = 150;
+
+/// The smallest input side every stride-2 layer can take (a 3x3 map before each down block).
+pub const MIN_INPUT: usize = 103;
 
 /// Whether each of the 14 residual blocks is a down block (stride 2, pooled shortcut).
 const DOWN: [bool; 14] = [
@@ -289,12 +293,12 @@ impl DlibResNet {
     }
 
     /// Runs a batch `(B, 3, H, W)` of normalised chips (see [`input`](Self::input); the
-    /// network is built for 150 px, and any size from 39 px up runs).
+    /// network is built for 150 px, and any size from [`MIN_INPUT`] up runs).
     pub fn forward(&self, x: &Tensor) -> Result<DlibResNetOutput> {
         let (_, c, h, w) = x.dims4()?;
-        if c != 3 || h < 39 || w < 39 {
+        if c != 3 || h < MIN_INPUT || w < MIN_INPUT {
             return Err(Error::InvalidConfig(format!(
-                "dlib ResNet input must be (B, 3, >=39, >=39), got {:?}",
+                "dlib ResNet input must be (B, 3, >={MIN_INPUT}, >={MIN_INPUT}), got {:?}",
                 x.dims()
             )));
         }
