@@ -45,7 +45,7 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-/// A small deterministic generator (SplitMix64), so runs repeat.
+/// A small seeded generator (SplitMix64; the crate's own is private), so the draws repeat.
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
