@@ -27,6 +27,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use facevox::model::DlibResNet;
+use facevox::training::{accuracy_by_group, group_gap};
 use facevox::vision::{load_image, RgbImage};
 
 struct Row {
@@ -269,38 +270,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 p_female.push((p[2 * k][1] + p[2 * k + 1][1]) as f64 / 2.0);
             }
         }
+        // The faces the shipped analyser finds, scored by the crate's group tables.
         let score = |p: &dyn Fn(usize) -> f64| {
-            let (mut n, mut ok, mut kids, mut kids_ok) = (0, 0, 0, 0);
-            let mut races: HashMap<&str, (u32, u32)> = HashMap::new();
-            let (mut m, mut m_ok, mut fe, mut fe_ok) = (0, 0, 0, 0);
-            for (i, r) in selection.iter().enumerate() {
-                if !shipped.contains_key(&r.file) {
-                    continue;
-                }
-                let right = (p(i) > 0.5) == r.female;
-                n += 1;
-                ok += right as u32;
-                let e = races.entry(r.race.as_str()).or_default();
-                e.0 += 1;
-                e.1 += right as u32;
+            let found: Vec<&Row> = selection
+                .iter()
+                .filter(|r| shipped.contains_key(&r.file))
+                .collect();
+            let pairs: Vec<(usize, usize)> = selection
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| shipped.contains_key(&r.file))
+                .map(|(i, r)| (r.female as usize, (p(i) > 0.5) as usize))
+                .collect();
+            let table = |key: &dyn Fn(&Row) -> String| {
+                accuracy_by_group(&pairs, found.iter().map(|r| key(r)))
+            };
+            let all = table(&|_| "all".into());
+            let genders = table(&|r| if r.female { "female" } else { "male" }.into());
+            let ages = table(&|r| {
                 if r.age == "0-2" || r.age == "3-9" {
-                    kids += 1;
-                    kids_ok += right as u32;
-                }
-                if r.female {
-                    fe += 1;
-                    fe_ok += right as u32;
+                    "under_10"
                 } else {
-                    m += 1;
-                    m_ok += right as u32;
+                    "10_and_over"
                 }
-            }
-            let accs: Vec<f64> = races.values().map(|(a, b)| *b as f64 / *a as f64).collect();
-            let gap =
-                accs.iter().cloned().fold(0.0, f64::max) - accs.iter().cloned().fold(1.0, f64::min);
-            serde_json::json!({"n": n, "accuracy": ok as f64 / n as f64,
-                "recall_male": m_ok as f64 / m as f64, "recall_female": fe_ok as f64 / fe as f64,
-                "race_gap": gap, "under_10": kids_ok as f64 / kids as f64})
+                .into()
+            });
+            let races = table(&|r| r.race.clone());
+            serde_json::json!({"n": pairs.len(), "accuracy": all["all"]["accuracy"],
+                "recall_male": genders["male"]["accuracy"],
+                "recall_female": genders["female"]["accuracy"],
+                "race_gap": group_gap(&races), "under_10": ages["under_10"]["accuracy"]})
         };
         let alone = score(&|i| p_female[i]);
         let with = score(&|i| {

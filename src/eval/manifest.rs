@@ -463,18 +463,20 @@ pub fn score_manifest(
         _ => None,
     };
     for (i, row) in rows.iter().enumerate() {
-        let mut group = row
+        // The row's group as the per-group figures and its prediction read it: trimmed, an
+        // empty cell no group.
+        let group_name = row
             .group
             .as_deref()
             .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(|g| {
-                let entry = group_tallies
-                    .entry(g.to_string())
-                    .or_insert_with(|| (Tally::new(allowed.clone(), abstain), 0, 0));
-                entry.1 += 1;
-                entry
-            });
+            .filter(|g| !g.is_empty());
+        let mut group = group_name.map(|g| {
+            let entry = group_tallies
+                .entry(g.to_string())
+                .or_insert_with(|| (Tally::new(allowed.clone(), abstain), 0, 0));
+            entry.1 += 1;
+            entry
+        });
         let Some(input) = branch.input(row) else {
             if let Some(g) = group.as_mut() {
                 g.2 += 1;
@@ -519,13 +521,7 @@ pub fn score_manifest(
         predictions.push(RowPrediction {
             row: i + 1,
             input,
-            // As the per-group tallies read it: trimmed, an empty cell no group.
-            group: row
-                .group
-                .as_deref()
-                .map(str::trim)
-                .filter(|g| !g.is_empty())
-                .map(String::from),
+            group: group_name.map(String::from),
             label_gender: row.gender,
             label_emotion: row.emotion,
             gender: scored.gender,
