@@ -59,8 +59,24 @@ pub fn freq_warp(mel: &mut LogMel, alpha: f32) {
 /// lies beyond the top take the top band's fine structure, as in [`freq_warp`]). Used to show a network
 /// voices whose pitch moves without their vocal tract, as acted emotion does.
 pub fn pitch_warp(mel: &mut LogMel, alpha: f32, n_ceps: usize) {
+    if (alpha - 1.0).abs() < 1e-6 {
+        return;
+    }
+    pitch_warp_frames(mel, |_| alpha, n_ceps);
+}
+
+/// [`pitch_warp`] with a factor per frame (`alphas[k]` for frame `k`; frames past the end of
+/// `alphas` take its last value): the pitch then moves within the clip, as intonation does.
+pub fn pitch_warp_contour(mel: &mut LogMel, alphas: &[f32], n_ceps: usize) {
+    let Some(&last) = alphas.last() else {
+        return;
+    };
+    pitch_warp_frames(mel, |k| alphas.get(k).copied().unwrap_or(last), n_ceps);
+}
+
+fn pitch_warp_frames(mel: &mut LogMel, alpha_at: impl Fn(usize) -> f32, n_ceps: usize) {
     let (m, t) = (mel.n_mels, mel.n_frames);
-    if m < 4 || t == 0 || (alpha - 1.0).abs() < 1e-6 || n_ceps == 0 || n_ceps >= m {
+    if m < 4 || t == 0 || n_ceps == 0 || n_ceps >= m {
         return;
     }
     // Orthonormal DCT-II basis, row k = coefficient k.
@@ -94,6 +110,7 @@ pub fn pitch_warp(mel: &mut LogMel, alpha: f32, n_ceps: usize) {
         for ((f, x), e) in fine.iter_mut().zip(&frame).zip(&env) {
             *f = x - e;
         }
+        let alpha = alpha_at(k);
         for (b, e) in env.iter().enumerate() {
             let pos = (b as f32 * alpha).clamp(0.0, (m - 1) as f32);
             let i = pos.floor() as usize;
@@ -200,5 +217,41 @@ mod tests {
         assert_eq!(same, original);
         pitch_warp(&mut same, 1.5, 64);
         assert_eq!(same, original);
+    }
+
+    #[test]
+    fn a_pitch_contour_warps_each_frame_by_its_own_factor() {
+        // Two frames of the same voiced spectrum, band-major.
+        let one = voiced(6.0);
+        let m = one.n_mels;
+        let two = LogMel {
+            data: one.data.iter().flat_map(|&v| [v, v]).collect(),
+            n_mels: m,
+            n_frames: 2,
+        };
+        let mut warped = two.clone();
+        pitch_warp_contour(&mut warped, &[1.0, 1.5], 13);
+        let mut whole = one.clone();
+        pitch_warp(&mut whole, 1.5, 13);
+        for b in 0..m {
+            assert!(
+                (warped.data[b * 2] - one.data[b]).abs() < 1e-4,
+                "frame 0, band {b}"
+            );
+            assert!(
+                (warped.data[b * 2 + 1] - whole.data[b]).abs() < 1e-5,
+                "frame 1, band {b}"
+            );
+        }
+        // A contour shorter than the clip holds its last factor; an empty one does nothing.
+        let mut held = two.clone();
+        pitch_warp_contour(&mut held, &[1.5], 13);
+        for b in 0..m {
+            assert!((held.data[b * 2] - whole.data[b]).abs() < 1e-5);
+            assert!((held.data[b * 2 + 1] - whole.data[b]).abs() < 1e-5);
+        }
+        let mut same = two.clone();
+        pitch_warp_contour(&mut same, &[], 13);
+        assert_eq!(same, two);
     }
 }

@@ -1,9 +1,11 @@
 //! Audio augmentation on log-mel spectrograms, seeded and deterministic.
 //!
 //! Applied per training example, in this order, to the *un-normalised* log-mel (natural log of
-//! mel power, as stored by the feature cache): random crop in time → gain → additive noise at a
-//! random SNR → the model's input normalisation → SpecAugment time and frequency masks. Mixup
-//! ([`mixup`]) then blends pairs inside a batch.
+//! mel power, as stored by the feature cache): tempo change → random crop in time → mel-axis
+//! warp → pitch warp (optionally with intonation) → spectral tilt → reverberation → gain →
+//! additive noise at a random SNR → band limit and codec holes → the model's input
+//! normalisation → SpecAugment time and frequency masks ([`augment_example`]; each step only
+//! when its config asks for it). Mixup ([`mixup`]) then blends pairs inside a batch.
 //!
 //! Working in the mel domain keeps augmentation nearly free (no re-decoding, no STFT). Additive
 //! noise is added in the power domain: `ln(exp(x) + n)`, with `n` a noise floor whose level is
@@ -14,7 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::audio::transform::{freq_warp, normalize_bands, pitch_warp, time_stretch};
+pub use crate::audio::transform::{
+    freq_warp, normalize_bands, pitch_warp, pitch_warp_contour, time_stretch,
+};
 use crate::audio::{LogMel, MelConfig};
 use crate::model::InputNorm;
 use crate::rng::SeededRng;
@@ -70,6 +74,19 @@ pub struct AudioAugmentConfig {
     pub pitch_warp_probability: f32,
     /// Cepstral coefficients kept as the envelope by `pitch_warp` (the rest is warped).
     pub pitch_warp_ceps: usize,
+    /// Intonation on the pitch-warped examples: the factor moves from frame to frame by
+    /// `2^(d·z)`, `z` a smooth random walk of unit variance (correlation about a third of a
+    /// second) and `d` this depth in octaves, as acted speech swings its pitch within a
+    /// sentence ([`pitch_warp_contour`]). `None`: one factor per clip (no random number drawn).
+    pub pitch_contour_octaves: Option<f32>,
+    /// Spectral tilt in dB per octave around 1 kHz ([`spectral_tilt`]), drawn uniformly from
+    /// this range on a `tilt_probability` share of the examples, which keep both labels. It
+    /// stands in for vocal effort: a tense, loud voice has a flatter source spectrum (more
+    /// power in the upper harmonics), a soft or breathy one a steeper fall. `None`: off (no
+    /// random number drawn).
+    pub tilt_db_per_octave: Option<(f32, f32)>,
+    /// Share of examples whose spectrum is tilted (with `tilt_db_per_octave`).
+    pub tilt_probability: f32,
 }
 
 /// The spectrum of added noise.
@@ -174,6 +191,37 @@ pub fn reverberate(mel: &mut LogMel, rt60_s: f32, drr_db: f32, hop_s: f32) {
     }
 }
 
+/// A per-frame pitch factor around `alpha`: `alpha · 2^(depth·z_k)`, `z` an AR(1) walk with
+/// coefficient 0.97 and unit stationary variance, started from its stationary law.
+pub fn intonation(alpha: f32, depth: f32, frames: usize, rng: &mut SeededRng) -> Vec<f32> {
+    const RHO: f64 = 0.97;
+    let innovation = (1.0 - RHO * RHO).sqrt();
+    let mut z = rng.normal();
+    (0..frames)
+        .map(|k| {
+            if k > 0 {
+                z = RHO * z + innovation * rng.normal();
+            }
+            alpha * 2f64.powf(depth as f64 * z) as f32
+        })
+        .collect()
+}
+
+/// Tilts the spectrum in place: each band's power changes by `db_per_octave` times the
+/// number of octaves its centre (`centres_hz`) lies above 1 kHz (below 1 kHz, the other way),
+/// as a change of vocal effort tilts the voice source's spectrum.
+pub fn spectral_tilt(mel: &mut LogMel, centres_hz: &[f32], db_per_octave: f32) {
+    let t = mel.n_frames;
+    if t == 0 || centres_hz.len() != mel.n_mels || db_per_octave == 0.0 {
+        return;
+    }
+    let per_octave = db_per_octave * std::f32::consts::LN_10 / 10.0;
+    for (band, &f) in mel.data.chunks_mut(t).zip(centres_hz) {
+        let shift = per_octave * (f.max(1.0) / 1000.0).log2();
+        band.iter_mut().for_each(|v| *v += shift);
+    }
+}
+
 /// The clip's noise floor in the power domain: its quietest value.
 fn power_floor(mel: &LogMel) -> f64 {
     (mel.data.iter().fold(f32::INFINITY, |a, &b| a.min(b)) as f64).exp()
@@ -263,6 +311,9 @@ impl Default for AudioAugmentConfig {
             pitch_warp: None,
             pitch_warp_probability: 0.5,
             pitch_warp_ceps: 13,
+            pitch_contour_octaves: None,
+            tilt_db_per_octave: None,
+            tilt_probability: 0.5,
         }
     }
 }
@@ -296,6 +347,9 @@ impl AudioAugmentConfig {
             pitch_warp: None,
             pitch_warp_probability: 0.5,
             pitch_warp_ceps: 13,
+            pitch_contour_octaves: None,
+            tilt_db_per_octave: None,
+            tilt_probability: 0.5,
         }
     }
 }
@@ -461,7 +515,19 @@ pub fn augment_example_warped(
     if let Some((lo, hi)) = cfg.pitch_warp {
         if rng.chance(cfg.pitch_warp_probability as f64) {
             let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
-            pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps);
+            match cfg.pitch_contour_octaves {
+                Some(depth) => {
+                    let contour = intonation(alpha, depth, out.n_frames, rng);
+                    pitch_warp_contour(&mut out, &contour, cfg.pitch_warp_ceps);
+                }
+                None => pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps),
+            }
+        }
+    }
+    if let Some((lo, hi)) = cfg.tilt_db_per_octave {
+        if rng.chance(cfg.tilt_probability as f64) {
+            let slope = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+            spectral_tilt(&mut out, &features.band_centres_hz(), slope);
         }
     }
     let channel = cfg.channel.as_ref();
@@ -568,6 +634,82 @@ mod tests {
             n_mels: m,
             n_frames: t,
         }
+    }
+
+    #[test]
+    fn spectral_tilt_turns_the_spectrum_about_one_kilohertz() {
+        let mut m = ramp(4, 3);
+        let before = m.clone();
+        let centres = [250.0, 1000.0, 2000.0, 8000.0];
+        spectral_tilt(&mut m, &centres, 6.0);
+        let db = |b: usize, k: usize| {
+            (m.band(b)[k] - before.band(b)[k]) * 10.0 / std::f32::consts::LN_10
+        };
+        // Two octaves below 1 kHz: -12 dB; at 1 kHz nothing; one octave up +6, three up +18.
+        for k in 0..3 {
+            assert!((db(0, k) + 12.0).abs() < 1e-3);
+            assert!(db(1, k).abs() < 1e-6);
+            assert!((db(2, k) - 6.0).abs() < 1e-3);
+            assert!((db(3, k) - 18.0).abs() < 1e-3);
+        }
+        // Mismatched band centres or no slope leave the clip alone.
+        let mut same = before.clone();
+        spectral_tilt(&mut same, &centres[..3], 6.0);
+        spectral_tilt(&mut same, &centres, 0.0);
+        assert_eq!(same, before);
+    }
+
+    #[test]
+    fn intonation_swings_about_the_clip_factor() {
+        let c = intonation(1.2, 0.25, 4000, &mut SeededRng::new(3));
+        assert_eq!(c.len(), 4000);
+        let logs: Vec<f64> = c.iter().map(|&a| ((a / 1.2) as f64).log2()).collect();
+        let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+        let sd = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64).sqrt();
+        assert!(
+            mean.abs() < 0.1 && (0.15..0.35).contains(&sd),
+            "mean {mean}, sd {sd}"
+        );
+        // Smooth: neighbouring frames differ far less than the swing.
+        let step = logs.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / 3999.0;
+        assert!(step < 0.1 * sd * 4.0, "step {step}");
+        assert!(intonation(1.0, 0.3, 0, &mut SeededRng::new(3)).is_empty());
+    }
+
+    #[test]
+    fn tilt_off_draws_no_random_number() {
+        // A config with the tilt off repeats a run made before the field existed.
+        let mel = ramp(64, 300);
+        let features = MelConfig::default();
+        let cfg = AudioAugmentConfig::default();
+        let a = augment_example(
+            &mel,
+            &cfg,
+            InputNorm::Utterance,
+            &features,
+            &mut SeededRng::new(7),
+        );
+        let tilted = AudioAugmentConfig {
+            tilt_db_per_octave: Some((-6.0, 6.0)),
+            tilt_probability: 1.0,
+            ..cfg.clone()
+        };
+        let b = augment_example(
+            &mel,
+            &tilted,
+            InputNorm::Utterance,
+            &features,
+            &mut SeededRng::new(7),
+        );
+        let c = augment_example(
+            &mel,
+            &cfg,
+            InputNorm::Utterance,
+            &features,
+            &mut SeededRng::new(7),
+        );
+        assert_eq!(a, c);
+        assert_ne!(a, b);
     }
 
     #[test]
