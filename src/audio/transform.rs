@@ -62,7 +62,7 @@ pub fn pitch_warp(mel: &mut LogMel, alpha: f32, n_ceps: usize) {
     if (alpha - 1.0).abs() < 1e-6 {
         return;
     }
-    pitch_warp_frames(mel, |_| alpha, n_ceps);
+    source_filter_warp(mel, |_| alpha, n_ceps, false);
 }
 
 /// [`pitch_warp`] with a factor per frame (`alphas[k]` for frame `k`; frames past the end of
@@ -71,10 +71,35 @@ pub fn pitch_warp_contour(mel: &mut LogMel, alphas: &[f32], n_ceps: usize) {
     let Some(&last) = alphas.last() else {
         return;
     };
-    pitch_warp_frames(mel, |k| alphas.get(k).copied().unwrap_or(last), n_ceps);
+    source_filter_warp(
+        mel,
+        |k| alphas.get(k).copied().unwrap_or(last),
+        n_ceps,
+        false,
+    );
 }
 
-fn pitch_warp_frames(mel: &mut LogMel, alpha_at: impl Fn(usize) -> f32, n_ceps: usize) {
+/// Moves the formants and leaves the pitch harmonics where they are: the counterpart of
+/// [`pitch_warp`] (the same cepstral split; here the smooth envelope, the first `n_ceps`
+/// coefficients, is warped so band `b` takes the envelope at `β·b`, and the fine structure
+/// stays). `β < 1` raises the formants, as a shorter vocal tract, a raised larynx or a wider
+/// mouth opening in loud speech do.
+pub fn formant_warp(mel: &mut LogMel, beta: f32, n_ceps: usize) {
+    if (beta - 1.0).abs() < 1e-6 {
+        return;
+    }
+    source_filter_warp(mel, |_| beta, n_ceps, true);
+}
+
+/// Splits each frame into envelope (first `n_ceps` cepstral coefficients) and fine structure
+/// and warps one of them by the frame's factor (`warp_envelope`: the envelope, else the fine
+/// structure).
+fn source_filter_warp(
+    mel: &mut LogMel,
+    alpha_at: impl Fn(usize) -> f32,
+    n_ceps: usize,
+    warp_envelope: bool,
+) {
     let (m, t) = (mel.n_mels, mel.n_frames);
     if m < 4 || t == 0 || n_ceps == 0 || n_ceps >= m {
         return;
@@ -111,12 +136,17 @@ fn pitch_warp_frames(mel: &mut LogMel, alpha_at: impl Fn(usize) -> f32, n_ceps: 
             *f = x - e;
         }
         let alpha = alpha_at(k);
-        for (b, e) in env.iter().enumerate() {
+        let (warped, kept) = if warp_envelope {
+            (&env, &fine)
+        } else {
+            (&fine, &env)
+        };
+        for (b, keep) in kept.iter().enumerate() {
             let pos = (b as f32 * alpha).clamp(0.0, (m - 1) as f32);
             let i = pos.floor() as usize;
             let f = pos - i as f32;
             let i2 = (i + 1).min(m - 1);
-            mel.data[b * t + k] = e + fine[i] * (1.0 - f) + fine[i2] * f;
+            mel.data[b * t + k] = keep + warped[i] * (1.0 - f) + warped[i2] * f;
         }
     }
 }
@@ -253,5 +283,32 @@ mod tests {
         let mut same = two.clone();
         pitch_warp_contour(&mut same, &[], 13);
         assert_eq!(same, two);
+    }
+
+    #[test]
+    fn formant_warp_moves_the_envelope_and_keeps_the_harmonics() {
+        let original = voiced(6.0);
+        let mut warped = original.clone();
+        formant_warp(&mut warped, 0.8, 13);
+        let (e0, e1) = (envelope(&original), envelope(&warped));
+        // The fine structure (the harmonics) is unchanged; the envelope is the old one read at
+        // 0.8·b (checked where that stays inside the bands and away from the edges).
+        for b in 0..original.n_mels {
+            let fine0 = original.data[b] - e0[b];
+            let fine1 = warped.data[b] - e1[b];
+            assert!((fine0 - fine1).abs() < 0.3, "band {b}: {fine0} vs {fine1}");
+        }
+        for (b, got) in e1.iter().enumerate().take(50).skip(10) {
+            let pos = b as f32 * 0.8;
+            let (i, f) = (pos.floor() as usize, pos.fract());
+            let expected = e0[i] * (1.0 - f) + e0[i + 1] * f;
+            assert!(
+                (got - expected).abs() < 0.3,
+                "band {b}: {got} vs {expected}"
+            );
+        }
+        let mut same = original.clone();
+        formant_warp(&mut same, 1.0, 13);
+        assert_eq!(same, original);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Applied per training example, in this order, to the *un-normalised* log-mel (natural log of
 //! mel power, as stored by the feature cache): tempo change → random crop in time → mel-axis
-//! warp → pitch warp (optionally with intonation) → spectral tilt → reverberation → gain →
+//! warp → pitch warp (optionally with intonation) → formant warp → spectral tilt → reverberation → gain →
 //! additive noise at a random SNR → band limit and codec holes → the model's input
 //! normalisation → SpecAugment time and frequency masks ([`augment_example`]; each step only
 //! when its config asks for it). Mixup ([`mixup`]) then blends pairs inside a batch.
@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::audio::transform::{
-    freq_warp, normalize_bands, pitch_warp, pitch_warp_contour, time_stretch,
+    formant_warp, freq_warp, normalize_bands, pitch_warp, pitch_warp_contour, time_stretch,
 };
 use crate::audio::{LogMel, MelConfig};
 use crate::model::InputNorm;
@@ -79,6 +79,13 @@ pub struct AudioAugmentConfig {
     /// second) and `d` this depth in octaves, as acted speech swings its pitch within a
     /// sentence ([`pitch_warp_contour`]). `None`: one factor per clip (no random number drawn).
     pub pitch_contour_octaves: Option<f32>,
+    /// Formants moved without the pitch ([`formant_warp`], the same cepstral split as
+    /// `pitch_warp`): factor drawn uniformly from this range on a `formant_warp_probability`
+    /// share of the examples, which keep both labels. Keep it narrow (a few percent): men's
+    /// and women's formants differ by 15–20%. `None`: off (no random number drawn).
+    pub formant_warp: Option<(f32, f32)>,
+    /// Share of examples whose formants are warped (with `formant_warp`).
+    pub formant_warp_probability: f32,
     /// Spectral tilt in dB per octave around 1 kHz ([`spectral_tilt`]), drawn uniformly from
     /// this range on a `tilt_probability` share of the examples, which keep both labels. It
     /// stands in for vocal effort: a tense, loud voice has a flatter source spectrum (more
@@ -312,6 +319,8 @@ impl Default for AudioAugmentConfig {
             pitch_warp_probability: 0.5,
             pitch_warp_ceps: 13,
             pitch_contour_octaves: None,
+            formant_warp: None,
+            formant_warp_probability: 0.5,
             tilt_db_per_octave: None,
             tilt_probability: 0.5,
         }
@@ -348,6 +357,8 @@ impl AudioAugmentConfig {
             pitch_warp_probability: 0.5,
             pitch_warp_ceps: 13,
             pitch_contour_octaves: None,
+            formant_warp: None,
+            formant_warp_probability: 0.5,
             tilt_db_per_octave: None,
             tilt_probability: 0.5,
         }
@@ -522,6 +533,12 @@ pub fn augment_example_warped(
                 }
                 None => pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps),
             }
+        }
+    }
+    if let Some((lo, hi)) = cfg.formant_warp {
+        if rng.chance(cfg.formant_warp_probability as f64) {
+            let beta = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
+            formant_warp(&mut out, beta, cfg.pitch_warp_ceps);
         }
     }
     if let Some((lo, hi)) = cfg.tilt_db_per_octave {
