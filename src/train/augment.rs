@@ -645,6 +645,19 @@ pub fn mixup(
 mod tests {
     use super::*;
 
+    /// The whole training chain on `mel` with utterance normalisation and the default mel
+    /// settings, seeded.
+    fn augmented(mel: &LogMel, cfg: &AudioAugmentConfig, seed: u64) -> LogMel {
+        let features = MelConfig::default();
+        augment_example(
+            mel,
+            cfg,
+            InputNorm::Utterance,
+            &features,
+            &mut SeededRng::new(seed),
+        )
+    }
+
     fn ramp(m: usize, t: usize) -> LogMel {
         LogMel {
             data: (0..m * t).map(|i| (i % t) as f32 * 0.1 - 5.0).collect(),
@@ -696,27 +709,14 @@ mod tests {
     #[test]
     fn tilt_in_the_chain_changes_the_example() {
         let mel = ramp(64, 300);
-        let features = MelConfig::default();
+        let run = |cfg: &AudioAugmentConfig| augmented(&mel, cfg, 7);
         let cfg = AudioAugmentConfig::default();
-        let plain = augment_example(
-            &mel,
-            &cfg,
-            InputNorm::Utterance,
-            &features,
-            &mut SeededRng::new(7),
-        );
         let tilted = AudioAugmentConfig {
             tilt_db_per_octave: Some((-6.0, 6.0)),
             tilt_probability: 1.0,
             ..cfg.clone()
         };
-        let b = augment_example(
-            &mel,
-            &tilted,
-            InputNorm::Utterance,
-            &features,
-            &mut SeededRng::new(7),
-        );
+        let (plain, b) = (run(&cfg), run(&tilted));
         assert_ne!(plain, b);
         assert!(b.data.iter().all(|v| v.is_finite()));
     }
@@ -1076,16 +1076,7 @@ mod tests {
         let mel = steady(300);
         let base = AudioAugmentConfig::default();
         assert!(base.channel.is_none());
-        let features = MelConfig::default();
-        let run = |cfg: &AudioAugmentConfig| {
-            augment_example(
-                &mel,
-                cfg,
-                InputNorm::Utterance,
-                &features,
-                &mut SeededRng::new(4),
-            )
-        };
+        let run = |cfg: &AudioAugmentConfig| augmented(&mel, cfg, 4);
         // Probability-0 channel effects change nothing, but turning them on changes the clip.
         let zero = AudioAugmentConfig {
             channel: Some(ChannelAugmentConfig {
