@@ -328,6 +328,59 @@ impl Default for AudioAugmentConfig {
 }
 
 impl AudioAugmentConfig {
+    /// Checks the source-filter and tilt settings: probabilities in `0..=1`, warp factors
+    /// positive and ordered, tilt slopes finite and ordered, and intonation only on top of a
+    /// pitch warp.
+    pub fn validate(&self) -> crate::Result<()> {
+        let p_ok = |p: f32| (0.0..=1.0).contains(&p);
+        let factors_ok =
+            |r: Option<(f32, f32)>| r.is_none_or(|(lo, hi)| lo > 0.0 && lo <= hi && hi.is_finite());
+        let mut wrong = Vec::new();
+        for (name, p) in [
+            ("pitch_warp_probability", self.pitch_warp_probability),
+            ("formant_warp_probability", self.formant_warp_probability),
+            ("tilt_probability", self.tilt_probability),
+        ] {
+            if !p_ok(p) {
+                wrong.push(format!("{name} {p} is not a probability"));
+            }
+        }
+        if !factors_ok(self.pitch_warp) {
+            wrong.push(format!(
+                "pitch_warp {:?}: need 0 < low <= high",
+                self.pitch_warp
+            ));
+        }
+        if !factors_ok(self.formant_warp) {
+            wrong.push(format!(
+                "formant_warp {:?}: need 0 < low <= high",
+                self.formant_warp
+            ));
+        }
+        if let Some((lo, hi)) = self.tilt_db_per_octave {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                wrong.push(format!(
+                    "tilt_db_per_octave ({lo}, {hi}): need low <= high, finite"
+                ));
+            }
+        }
+        if let Some(d) = self.pitch_contour_octaves {
+            if !(d.is_finite() && d >= 0.0) {
+                wrong.push(format!("pitch_contour_octaves {d}: need a depth >= 0"));
+            } else if self.pitch_warp.is_none() {
+                wrong.push("pitch_contour_octaves needs pitch_warp (it moves the warp)".into());
+            }
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::Error::InvalidConfig(format!(
+                "augmentation: {}",
+                wrong.join("; ")
+            )))
+        }
+    }
+
     /// Whether an example warped by `alpha` keeps its gender label
     /// (see [`gender_warp_max`](Self::gender_warp_max)).
     pub fn keeps_gender(&self, alpha: f32) -> bool {
@@ -704,6 +757,50 @@ mod tests {
         let step = logs.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / 3999.0;
         assert!(step < 0.1 * sd * 4.0, "step {step}");
         assert!(intonation(1.0, 0.3, 0, &mut SeededRng::new(3)).is_empty());
+    }
+
+    #[test]
+    fn augmentation_settings_are_checked() {
+        assert!(AudioAugmentConfig::default().validate().is_ok());
+        let good = AudioAugmentConfig {
+            pitch_warp: Some((0.5, 2.0)),
+            pitch_contour_octaves: Some(0.2),
+            formant_warp: Some((0.92, 1.08)),
+            tilt_db_per_octave: Some((-6.0, 6.0)),
+            tilt_probability: 0.7,
+            ..AudioAugmentConfig::default()
+        };
+        assert!(good.validate().is_ok());
+        let bad = [
+            AudioAugmentConfig {
+                tilt_probability: 1.5,
+                ..good.clone()
+            },
+            AudioAugmentConfig {
+                formant_warp: Some((0.0, 1.1)),
+                ..good.clone()
+            },
+            AudioAugmentConfig {
+                pitch_warp: Some((2.0, 0.5)),
+                ..good.clone()
+            },
+            AudioAugmentConfig {
+                tilt_db_per_octave: Some((f32::NAN, 6.0)),
+                ..good.clone()
+            },
+            AudioAugmentConfig {
+                pitch_contour_octaves: Some(-0.1),
+                ..good.clone()
+            },
+            AudioAugmentConfig {
+                pitch_warp: None,
+                ..good.clone()
+            },
+        ];
+        for cfg in bad {
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains("augmentation"), "{err}");
+        }
     }
 
     #[test]

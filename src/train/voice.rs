@@ -107,6 +107,7 @@ impl VoiceTrainingConfig {
         if self.members == 0 {
             return Err(Error::InvalidConfig("members must be at least 1".into()));
         }
+        self.train.augment.validate()?;
         if let Some(c) = &self.train.augment.channel {
             c.validate()?;
         }
