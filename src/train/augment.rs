@@ -198,6 +198,17 @@ pub fn reverberate(mel: &mut LogMel, rt60_s: f32, drr_db: f32, hop_s: f32) {
     }
 }
 
+/// With probability `p`, a value drawn uniformly from `range`; `None` when the range is
+/// absent (no random number drawn) or the draw says no.
+fn sometimes(range: Option<(f32, f32)>, p: f32, rng: &mut SeededRng) -> Option<f32> {
+    let (lo, hi) = range?;
+    if rng.chance(p as f64) {
+        Some(rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32)
+    } else {
+        None
+    }
+}
+
 /// A per-frame pitch factor around `alpha`: `alpha · 2^(depth·z_k)`, `z` an AR(1) walk with
 /// coefficient 0.97 and unit stationary variance, started from its stationary law.
 pub fn intonation(alpha: f32, depth: f32, frames: usize, rng: &mut SeededRng) -> Vec<f32> {
@@ -576,29 +587,20 @@ pub fn augment_example_warped(
         freq_warp(&mut out, alpha);
         warp = alpha;
     }
-    if let Some((lo, hi)) = cfg.pitch_warp {
-        if rng.chance(cfg.pitch_warp_probability as f64) {
-            let alpha = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
-            match cfg.pitch_contour_octaves {
-                Some(depth) => {
-                    let contour = intonation(alpha, depth, out.n_frames, rng);
-                    pitch_warp_contour(&mut out, &contour, cfg.pitch_warp_ceps);
-                }
-                None => pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps),
+    if let Some(alpha) = sometimes(cfg.pitch_warp, cfg.pitch_warp_probability, rng) {
+        match cfg.pitch_contour_octaves {
+            Some(depth) => {
+                let contour = intonation(alpha, depth, out.n_frames, rng);
+                pitch_warp_contour(&mut out, &contour, cfg.pitch_warp_ceps);
             }
+            None => pitch_warp(&mut out, alpha, cfg.pitch_warp_ceps),
         }
     }
-    if let Some((lo, hi)) = cfg.formant_warp {
-        if rng.chance(cfg.formant_warp_probability as f64) {
-            let beta = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
-            formant_warp(&mut out, beta, cfg.pitch_warp_ceps);
-        }
+    if let Some(beta) = sometimes(cfg.formant_warp, cfg.formant_warp_probability, rng) {
+        formant_warp(&mut out, beta, cfg.pitch_warp_ceps);
     }
-    if let Some((lo, hi)) = cfg.tilt_db_per_octave {
-        if rng.chance(cfg.tilt_probability as f64) {
-            let slope = rng.range_f64(lo as f64, hi.max(lo) as f64 + 1e-9) as f32;
-            spectral_tilt(&mut out, &features.band_centres_hz(), slope);
-        }
+    if let Some(slope) = sometimes(cfg.tilt_db_per_octave, cfg.tilt_probability, rng) {
+        spectral_tilt(&mut out, &features.band_centres_hz(), slope);
     }
     let channel = cfg.channel.as_ref();
     // A probability of 0 draws no random number, so such a config repeats a run without it.
