@@ -339,13 +339,15 @@ fn decode_inner(bytes: Vec<u8>, ext: Option<&str>, options: &DecodeOptions) -> R
         Box::new(Cursor::new(bytes)),
         MediaSourceStreamOptions::default(),
     );
+    // Gapless: the encoder's delay and padding (MP3's LAME/Xing header, 1,105 samples at the
+    // start of a typical LAME file) are cut, so the samples line up with the source recording
+    // as ffmpeg and libsndfile deliver them (the speaker encoder's reference test needs this).
+    let format_options = FormatOptions {
+        enable_gapless: true,
+        ..FormatOptions::default()
+    };
     let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
+        .format(&hint, mss, &format_options, &MetadataOptions::default())
         .map_err(|e| match e {
             SymError::Unsupported(m) if m.contains("no suitable format reader") => {
                 Error::UnrecognizedFormat("not a supported audio or video container".into())
