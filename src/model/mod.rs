@@ -23,6 +23,7 @@ mod head;
 pub(crate) mod norm;
 pub(crate) mod pool;
 pub mod predict;
+pub mod speaker;
 pub mod spec;
 pub mod voice;
 
@@ -33,6 +34,7 @@ pub use fusion::{
 };
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
+pub use speaker::SpeakerEncoder;
 pub use spec::{
     Calibration, FamiliarityReference, Member, MemberRole, PriorCorrection, TestTimeViews,
     MODEL_FORMAT,
