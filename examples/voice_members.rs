@@ -18,6 +18,15 @@
 //! cargo run --release --example voice_members -- --add-gender --emotion models/voice \
 //!     --gender runs/voice_gender3_pw/voice --out runs/voice_gender6/voice
 //! ```
+//!
+//! With `--drop-gender`, the file named by `--emotion` loses its gender-only members (its
+//! perceived gender must come from the speaker encoder, `speaker_gender` in its JSON; the
+//! `speaker_gender` example writes it), and `--gender` is not used:
+//!
+//! ```sh
+//! cargo run --release --example voice_members -- --drop-gender --emotion models/voice \
+//!     --out models/voice
+//! ```
 
 use std::path::PathBuf;
 
@@ -31,14 +40,17 @@ struct Args {
     #[arg(long)]
     emotion: PathBuf,
     /// Stem of the model whose members give perceived gender.
-    #[arg(long)]
-    gender: PathBuf,
+    #[arg(long, required_unless_present = "drop_gender")]
+    gender: Option<PathBuf>,
     /// Stem of the combined file.
     #[arg(long)]
     out: PathBuf,
     /// Keep the first file's roles and add the second file's members to its gender members.
     #[arg(long)]
     add_gender: bool,
+    /// Drop the `--emotion` file's gender-only members (its gender comes from the speaker encoder).
+    #[arg(long, conflicts_with_all = ["add_gender", "gender"])]
+    drop_gender: bool,
 }
 
 fn main() {
@@ -49,10 +61,13 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let combined = if args.add_gender {
-        VoiceModelFile::add_gender_members(&args.emotion, &args.gender, &args.out)
-    } else {
-        VoiceModelFile::combine_roles(&args.emotion, &args.gender, &args.out)
+    let combined = match &args.gender {
+        _ if args.drop_gender => VoiceModelFile::drop_gender_members(&args.emotion, &args.out),
+        Some(g) if args.add_gender => {
+            VoiceModelFile::add_gender_members(&args.emotion, g, &args.out)
+        }
+        Some(g) => VoiceModelFile::combine_roles(&args.emotion, g, &args.out),
+        None => unreachable!("clap requires --gender without --drop-gender"),
     };
     match combined {
         Ok(file) => eprintln!(

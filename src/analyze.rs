@@ -19,8 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::{decode_file, AudioClip, DecodeOptions, MelExtractor};
 use crate::labels::{Emotion, Gender};
-use crate::model::{FaceModelFile, FacePredictor, Prediction, VoiceModelFile, VoicePredictor};
-use crate::models::{default_source, embedded_face, embedded_voice, DefaultSource};
+use crate::model::{
+    FaceModelFile, FacePredictor, Prediction, SpeakerEncoder, VoiceModelFile, VoicePredictor,
+};
+use crate::models::{
+    default_source, embedded_face, embedded_speaker_encoder, embedded_voice, DefaultSource,
+    SPEAKER_ENCODER_FILE,
+};
 use crate::vision::{
     load_image, media_kind, video_face_crops, ClipConfig, FaceBox, FaceCrop, FaceCropper,
     MediaKind, RgbImage,
@@ -157,6 +162,8 @@ pub struct VoiceAnalyzer {
     predictor: VoicePredictor,
     extractor: MelExtractor,
     decode: DecodeOptions,
+    /// The pretrained speaker encoder, when the file's `speaker_gender` needs it.
+    speaker: Option<std::sync::Arc<SpeakerEncoder>>,
 }
 
 impl VoiceAnalyzer {
@@ -169,26 +176,83 @@ impl VoiceAnalyzer {
         }
     }
 
-    /// Loads `<dir>/voice.json` and `<dir>/voice.safetensors`.
+    /// Loads `<dir>/voice.json` and `<dir>/voice.safetensors` (and, when the file's perceived
+    /// gender runs on the speaker encoder, `<dir>/speaker_ge2e.safetensors`, or the copy
+    /// compiled into the library when the directory has none).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        let (file, predictor) = VoicePredictor::load(&dir.as_ref().join("voice"))?;
-        Self::with(file, predictor)
+        let dir = dir.as_ref();
+        let (file, predictor) = VoicePredictor::load(&dir.join("voice"))?;
+        let encoder = dir.join(SPEAKER_ENCODER_FILE);
+        let speaker = if file.speaker_gender.is_none() {
+            None
+        } else if encoder.exists() {
+            Some(SpeakerEncoder::load(&encoder)?)
+        } else {
+            Self::embedded_encoder()?
+        };
+        Self::with(file, predictor, speaker)
     }
 
-    /// Loads a model from its JSON description and safetensors weights in memory.
+    /// Loads a model from its JSON description and safetensors weights in memory (with the
+    /// compiled-in speaker encoder when the file needs one; without the `embedded-models`
+    /// feature such a file needs [`from_bytes_with_encoder`](Self::from_bytes_with_encoder)).
     pub fn from_bytes(json: &[u8], weights: &[u8]) -> Result<Self> {
         let (file, predictor) = VoicePredictor::from_bytes(json, weights)?;
-        Self::with(file, predictor)
+        let speaker = match file.speaker_gender {
+            Some(_) => Self::embedded_encoder()?,
+            None => None,
+        };
+        Self::with(file, predictor, speaker)
     }
 
-    fn with(file: VoiceModelFile, predictor: VoicePredictor) -> Result<Self> {
+    /// As [`from_bytes`](Self::from_bytes), with the speaker encoder's weights in memory too.
+    pub fn from_bytes_with_encoder(json: &[u8], weights: &[u8], encoder: &[u8]) -> Result<Self> {
+        let (file, predictor) = VoicePredictor::from_bytes(json, weights)?;
+        let speaker = Some(SpeakerEncoder::from_bytes(encoder)?);
+        Self::with(file, predictor, speaker)
+    }
+
+    fn embedded_encoder() -> Result<Option<SpeakerEncoder>> {
+        let bytes = embedded_speaker_encoder().ok_or_else(|| {
+            Error::NoModels(format!(
+                "the voice model's perceived gender needs the speaker encoder \
+                 ({SPEAKER_ENCODER_FILE}): put it beside voice.json or use \
+                 VoiceAnalyzer::from_bytes_with_encoder"
+            ))
+        })?;
+        Ok(Some(SpeakerEncoder::from_bytes(bytes)?))
+    }
+
+    fn with(
+        file: VoiceModelFile,
+        predictor: VoicePredictor,
+        speaker: Option<SpeakerEncoder>,
+    ) -> Result<Self> {
         let extractor = MelExtractor::new(file.mel.clone())?;
+        if let (Some(head), Some(enc)) = (&file.speaker_gender, &speaker) {
+            head.validate(enc.dim())?;
+        }
         Ok(Self {
             file,
             predictor,
             extractor,
             decode: DecodeOptions::default(),
+            speaker: speaker.map(std::sync::Arc::new),
         })
+    }
+
+    /// `[P(male), P(female)]` from the speaker encoder and the file's `speaker_gender` head
+    /// (`None` when the file has none): the recording at 16 kHz, trimmed of leading and
+    /// trailing silence as the networks' features are.
+    fn speaker_gender(&self, clip: &AudioClip) -> Result<Option<[f32; 2]>> {
+        let (Some(head), Some(enc)) = (&self.file.speaker_gender, &self.speaker) else {
+            return Ok(None);
+        };
+        let clip = clip.resampled(crate::model::speaker::SAMPLE_RATE)?;
+        let vad = self.file.mel.vad.clone().unwrap_or_default();
+        let (a, b) = crate::audio::vad::trim_silence(&clip.samples, clip.sample_rate, &vad)?;
+        let embedding = enc.embed(&clip.samples[a..b])?;
+        Ok(Some(head.predict(&embedding)))
     }
 
     /// The model's description (architecture, features, emotions, provenance).
@@ -221,7 +285,10 @@ impl VoiceAnalyzer {
     ) -> Result<VoiceAnalysis> {
         let clip = clip.resampled(self.file.mel.sample_rate)?;
         let mel = self.extractor.compute(&clip)?;
-        let pred = self.predictor.predict(&[&mel])?.remove(0);
+        let mut pred = self.predictor.predict(&[&mel])?.remove(0);
+        if let Some(gender) = self.speaker_gender(&clip)? {
+            pred.gender = gender;
+        }
         let unfamiliarity = self
             .file
             .familiarity

@@ -43,6 +43,14 @@ pub(crate) const VOICE: ModelBytes = ModelBytes {
     weights: include_bytes!("../models/voice.safetensors"),
 };
 
+/// The pretrained speaker encoder (Resemblyzer's, Apache-2.0) compiled into the library: the
+/// shipped voice model's perceived gender runs on it.
+#[cfg(feature = "embedded-models")]
+pub(crate) const SPEAKER_ENCODER: &[u8] = include_bytes!("../models/speaker_ge2e.safetensors");
+
+/// The file name of the speaker encoder's weights in a models directory.
+pub const SPEAKER_ENCODER_FILE: &str = "speaker_ge2e.safetensors";
+
 /// The shipped fusion file compiled into the library (no weights: temperatures and
 /// thresholds).
 #[cfg(feature = "embedded-models")]
@@ -81,6 +89,14 @@ pub(crate) fn embedded_voice() -> Option<ModelBytes> {
 }
 #[cfg(not(feature = "embedded-models"))]
 pub(crate) fn embedded_voice() -> Option<ModelBytes> {
+    None
+}
+#[cfg(feature = "embedded-models")]
+pub(crate) fn embedded_speaker_encoder() -> Option<&'static [u8]> {
+    Some(SPEAKER_ENCODER)
+}
+#[cfg(not(feature = "embedded-models"))]
+pub(crate) fn embedded_speaker_encoder() -> Option<&'static [u8]> {
     None
 }
 #[cfg(feature = "embedded-models")]

@@ -236,7 +236,7 @@ fn col2im(geo: &ConvGeometry, d: &Dims, cols: &[f32], gx: &mut [f32]) {
 /// Row-major GEMM `dst (m×n) = [dst +] a·b` where `a` is `m×k` (or its transpose stored `k×m`)
 /// and `b` is `k×n` (or its transpose stored `n×k`).
 #[allow(clippy::too_many_arguments)]
-fn gemm_rm(
+pub(crate) fn gemm_rm(
     dst: &mut [f32],
     a: &[f32],
     a_t: bool,

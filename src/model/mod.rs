@@ -34,7 +34,7 @@ pub use fusion::{
 };
 pub use head::BranchOutput;
 pub use predict::{FacePredictor, Prediction, VoicePredictor};
-pub use speaker::SpeakerEncoder;
+pub use speaker::{SpeakerEncoder, SpeakerGenderHead};
 pub use spec::{
     Calibration, FamiliarityReference, Member, MemberRole, PriorCorrection, TestTimeViews,
     MODEL_FORMAT,

@@ -77,33 +77,42 @@ impl LstmLayer {
             .flatten_all()?
             .to_vec1::<f32>()?;
         let mut out = vec![0f32; b * t * hid];
-        let mut h = vec![0f32; hid];
-        let mut c = vec![0f32; hid];
-        let mut gates = vec![0f32; h4];
-        for bi in 0..b {
-            h.iter_mut().for_each(|v| *v = 0.0);
-            c.iter_mut().for_each(|v| *v = 0.0);
-            for ti in 0..t {
+        let mut h = vec![0f32; b * hid];
+        let mut c = vec![0f32; b * hid];
+        let mut gates = vec![0f32; b * h4];
+        for ti in 0..t {
+            // Every partial's step at once: gates (B, 4H) = x·W + bias + h·U.
+            for bi in 0..b {
                 let row = (bi * t + ti) * h4;
-                gates.copy_from_slice(&xw[row..row + h4]);
-                for (k, &hk) in h.iter().enumerate() {
-                    if hk != 0.0 {
-                        let w = &self.w_hh_t[k * h4..(k + 1) * h4];
-                        for (g, &wv) in gates.iter_mut().zip(w) {
-                            *g += hk * wv;
-                        }
-                    }
-                }
-                let o = &mut out[(bi * t + ti) * hid..(bi * t + ti + 1) * hid];
+                gates[bi * h4..(bi + 1) * h4].copy_from_slice(&xw[row..row + h4]);
+            }
+            if ti > 0 {
+                super::conv::gemm_rm(
+                    &mut gates,
+                    &h,
+                    false,
+                    &self.w_hh_t,
+                    false,
+                    (b, h4, hid),
+                    true,
+                    1,
+                );
+            }
+            for bi in 0..b {
+                let g = &gates[bi * h4..(bi + 1) * h4];
+                let (hb, cb) = (
+                    &mut h[bi * hid..(bi + 1) * hid],
+                    &mut c[bi * hid..(bi + 1) * hid],
+                );
                 for j in 0..hid {
-                    let i_g = sigmoid(gates[j]);
-                    let f_g = sigmoid(gates[hid + j]);
-                    let g_g = gates[2 * hid + j].tanh();
-                    let o_g = sigmoid(gates[3 * hid + j]);
-                    c[j] = f_g * c[j] + i_g * g_g;
-                    h[j] = o_g * c[j].tanh();
-                    o[j] = h[j];
+                    let i_g = sigmoid(g[j]);
+                    let f_g = sigmoid(g[hid + j]);
+                    let g_g = g[2 * hid + j].tanh();
+                    let o_g = sigmoid(g[3 * hid + j]);
+                    cb[j] = f_g * cb[j] + i_g * g_g;
+                    hb[j] = o_g * cb[j].tanh();
                 }
+                out[(bi * t + ti) * hid..(bi * t + ti + 1) * hid].copy_from_slice(hb);
             }
         }
         Ok(Tensor::from_vec(out, (b, t, hid), &Device::Cpu)?)
@@ -344,6 +353,67 @@ pub fn partial_slices(n_samples: usize) -> Vec<(usize, usize)> {
         out.pop();
     }
     out
+}
+
+/// Perceived gender from a speaker embedding: a logistic regression on the encoder's output,
+/// `P(female) = sigmoid((w · e + b) / temperature)`. Trained by
+/// `training::fit_speaker_gender` (the `speaker_gender` example); saved in
+/// `voice.json` under `speaker_gender`, where it replaces the networks' gender output.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpeakerGenderHead {
+    /// Weights of the embedding's components, `w`.
+    pub weights: Vec<f32>,
+    /// Bias `b`.
+    pub bias: f32,
+    /// Temperature fitted on speakers the regression did not train on.
+    pub temperature: f32,
+    /// The L2 penalty's strength as scikit-learn's `C` (larger: weaker), chosen by
+    /// cross-validation by speaker.
+    #[serde(default)]
+    pub c: f64,
+    /// How it was made: command, data, metrics.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+impl SpeakerGenderHead {
+    /// `[P(male), P(female)]` for an embedding.
+    pub fn predict(&self, embedding: &[f32]) -> [f32; 2] {
+        let z = self.logit(embedding) / self.temperature.max(1e-3);
+        let f = sigmoid(z);
+        [1.0 - f, f]
+    }
+
+    /// `w · e + b`, before the temperature.
+    pub fn logit(&self, embedding: &[f32]) -> f32 {
+        self.bias
+            + self
+                .weights
+                .iter()
+                .zip(embedding)
+                .map(|(w, e)| w * e)
+                .sum::<f32>()
+    }
+
+    /// Checks the sizes and values against an encoder's embedding length.
+    pub fn validate(&self, dim: usize) -> Result<()> {
+        if self.weights.len() != dim {
+            return Err(Error::InvalidModelFile(format!(
+                "speaker_gender has {} weights for a {dim}-d speaker embedding",
+                self.weights.len()
+            )));
+        }
+        if !(self.weights.iter().all(|w| w.is_finite())
+            && self.bias.is_finite()
+            && self.temperature.is_finite()
+            && self.temperature > 0.0)
+        {
+            return Err(Error::InvalidModelFile(
+                "speaker_gender: weights, bias and a positive temperature must be finite".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -246,6 +246,11 @@ pub struct VoiceModelFile {
     /// when absent: the analyser then reports no familiarity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub familiarity: Option<FamiliarityReference>,
+    /// Perceived gender from the pretrained speaker encoder
+    /// ([`SpeakerEncoder`](super::SpeakerEncoder), `speaker_ge2e.safetensors`) instead of the
+    /// networks' gender head (none when absent: the networks answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_gender: Option<super::SpeakerGenderHead>,
     /// How the weights were made (command, seed, data), free-form.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -264,6 +269,7 @@ impl VoiceModelFile {
             tta: TestTimeViews::none(),
             calibration: Calibration::NONE,
             familiarity: None,
+            speaker_gender: None,
             provenance: serde_json::Value::Null,
         }
     }
@@ -416,6 +422,57 @@ impl VoiceModelFile {
             .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", weights.display())))?;
         super::write_description(&file, out)?;
         // Reload to prove every member finds its tensors.
+        super::VoicePredictor::load(out)?;
+        Ok(file)
+    }
+
+    /// Writes `out` as `stem` without its gender-only members, for a file whose perceived
+    /// gender comes from the speaker encoder (`speaker_gender`, required): the emotion-only
+    /// members become full members (their own gender heads then stand behind the speaker
+    /// encoder's, unused while `speaker_gender` is there), and the dropped members' tensors
+    /// leave the weights file.
+    pub fn drop_gender_members(stem: &Path, out: &Path) -> Result<Self> {
+        let (mut file, tensors) = Self::read_tensors(stem)?;
+        if file.speaker_gender.is_none() {
+            return Err(Error::InvalidConfig(format!(
+                "{}: without speaker_gender the gender members are what answers perceived gender",
+                stem.display()
+            )));
+        }
+        let dropped: Vec<String> = file
+            .members
+            .iter()
+            .filter(|m| m.role == MemberRole::Gender)
+            .map(|m| m.weights.clone())
+            .collect();
+        if dropped.iter().any(|w| w.is_empty()) {
+            return Err(Error::InvalidConfig(
+                "a gender member without a weight prefix cannot be separated".into(),
+            ));
+        }
+        file.members.retain(|m| m.role != MemberRole::Gender);
+        for m in &mut file.members {
+            m.role = MemberRole::Full;
+        }
+        let kept: std::collections::HashMap<String, Tensor> = tensors
+            .into_iter()
+            .filter(|(name, _)| {
+                !dropped.iter().any(|p| {
+                    name.strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                })
+            })
+            .collect();
+        file.provenance = serde_json::json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "dropped_gender_members": dropped,
+            "base": file.provenance,
+        });
+        file.check()?;
+        let weights = out.with_extension("safetensors");
+        candle_core::safetensors::save(&kept, &weights)
+            .map_err(|e| Error::InvalidModelFile(format!("{}: {e}", weights.display())))?;
+        super::write_description(&file, out)?;
         super::VoicePredictor::load(out)?;
         Ok(file)
     }

@@ -30,6 +30,7 @@ pub mod face_protocol;
 pub mod fusion;
 pub mod loss;
 pub mod optim;
+pub mod probe;
 pub mod schedule;
 pub mod voice;
 
@@ -51,6 +52,7 @@ pub use face_protocol::{
 pub use fusion::{train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig};
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, AdamW, Optimizer, OptimizerConfig, SgdMomentum};
+pub use probe::{fit_logistic, fit_speaker_gender, Logistic, SpeakerGenderFit};
 pub use schedule::LrSchedule;
 pub use voice::{
     corpus_of, train_voice, train_voice_members, EarlyStopping, EpochLog, TrainConfig,
