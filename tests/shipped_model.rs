@@ -22,10 +22,32 @@ fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
     let file = analyzer.model();
     assert_eq!(file.emotions, RAVDESS_EMOTIONS);
     assert!(!file.mel.normalize, "the model normalises its own input");
-    // Combined by voice_members: each group of members names the training run that made it
+    // Since 2026-12-05: perceived gender from the speaker encoder's head, trained by the
+    // speaker_gender example; the gender networks were dropped by voice_members --drop-gender,
+    // whose provenance keeps the file it started from under "base". Before that the file was
+    // combined by voice_members: each group of members names the training run that made it
     // (with --add-gender, the file it started from is under "base" and the added gender
     // members under "added_gender_members").
+    let head = file
+        .speaker_gender
+        .as_ref()
+        .expect("perceived gender from the speaker encoder");
+    assert_eq!(head.weights.len(), 256);
+    assert!(
+        head.provenance["command"]
+            .as_str()
+            .unwrap()
+            .contains("speaker_gender"),
+        "{}",
+        head.provenance
+    );
     let p = &file.provenance;
+    assert!(
+        p["command"].as_str().unwrap().contains("--drop-gender"),
+        "{p}"
+    );
+    assert_eq!(p["dropped_gender_members"].as_array().unwrap().len(), 6);
+    let p = &p["base"];
     assert!(
         p["command"].as_str().unwrap().contains("voice_members"),
         "{p}"
@@ -48,12 +70,11 @@ fn the_shipped_voice_model_loads_and_runs_on_the_example_clip() {
             "{run}: {p}"
         );
     }
-    let gender_members = file
+    assert_eq!(file.members.len(), 5, "the five emotion networks");
+    assert!(file
         .members
         .iter()
-        .filter(|m| m.role == facevox::model::MemberRole::Gender)
-        .count();
-    assert_eq!(gender_members, 6, "three gender members of each recipe");
+        .all(|m| m.role == facevox::model::MemberRole::Full));
     let clip = example_clip();
     let r = analyzer.analyze_file(&clip).unwrap();
     let total: f32 = r.emotion.probabilities.iter().map(|p| p.1).sum();
