@@ -12,7 +12,11 @@
 //! The voice is always scored out of fold: each RAVDESS clip by the cross-validation model
 //! that never heard its actor (`--cv-report` for emotion, `--gender-cv-report` for perceived
 //! gender when the model's gender members follow another recipe), with the voice model's
-//! calibration applied. The face is the model in `--models` on faces it never trained on.
+//! calibration applied. When the model's perceived gender comes from the speaker encoder's
+//! head (`speaker_gender` in `voice.json`, since 2026-12-05), `--speaker-gender-oof` takes the
+//! `speaker_gender` example's report instead: its RAVDESS out-of-fold outputs (each clip
+//! scored by a head that never heard its actor, already calibrated), joined to `--cv-report`'s
+//! clips by actor and index, with every label checked. The face is the model in `--models` on faces it never trained on.
 //! Fusion is the models folder's fusion file. The pairs:
 //! - identity pairs: each clip with the still of the same actor (a real person pairing; the
 //!   still is neutral, so for emotion the face is uninformative by design);
@@ -52,6 +56,11 @@ struct Args {
     /// Given more than once (one per recipe, the same folds), averaged per clip.
     #[arg(long)]
     gender_cv_report: Vec<PathBuf>,
+    /// Out-of-fold perceived gender from the speaker encoder's head: the `speaker_gender`
+    /// example's report (`cv.out_of_fold`, each clip scored by a head that never heard its
+    /// actor, already calibrated), joined to `--cv-report`'s clips by actor and index.
+    #[arg(long, conflicts_with = "gender_cv_report")]
+    speaker_gender_oof: Option<PathBuf>,
     /// RAVDESS stills (Actor_NN.png).
     #[arg(long)]
     stills: PathBuf,
@@ -180,6 +189,24 @@ fn run(args: Args) -> Res<()> {
     } else {
         VoiceCrossValidation::mean_gender_by_clip(&gcvs)?
     };
+    // The speaker encoder head's out-of-fold P(female) by (actor, index), with its label.
+    let mut speaker_of: BTreeMap<(String, usize), (f32, u64)> = BTreeMap::new();
+    if let Some(path) = &args.speaker_gender_oof {
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let rows = report["cv"]["out_of_fold"]
+            .as_array()
+            .ok_or("the speaker_gender report has no cv.out_of_fold")?;
+        for r in rows {
+            let key = (
+                r["group"].as_str().ok_or("out_of_fold: group")?.to_string(),
+                r["index"]
+                    .as_u64()
+                    .ok_or("out_of_fold: index (re-run speaker_gender)")? as usize,
+            );
+            let p = r["p_female"].as_f64().ok_or("out_of_fold: p_female")? as f32;
+            speaker_of.insert(key, (p, r["female"].as_u64().unwrap_or(2)));
+        }
+    }
     let mut clips = Vec::new();
     for (k, fold) in cv.folds.iter().enumerate() {
         if fold.test_predictions.is_empty() {
@@ -193,7 +220,18 @@ fn run(args: Args) -> Res<()> {
                     .get(&(group.clone(), o.index))
                     .ok_or("a clip lacks an out-of-fold gender output")?;
             }
-            clips.push((k, group, o.gender, o.emotion, calibrated(&p, v_cal)));
+            let mut p = calibrated(&p, v_cal);
+            if args.speaker_gender_oof.is_some() {
+                let (f, label) = *speaker_of
+                    .get(&(group.clone(), o.index))
+                    .ok_or("a clip lacks a speaker-encoder gender output")?;
+                // The join must agree on the label, or the indices do not match.
+                if o.gender.map(|g| (g == facevox::Gender::Female) as u64) != Some(label) {
+                    return Err(format!("clip {group}/{}: labels disagree", o.index).into());
+                }
+                p.gender = [1.0 - f, f];
+            }
+            clips.push((k, group, o.gender, o.emotion, p));
         }
     }
 
@@ -419,7 +457,9 @@ fn run(args: Args) -> Res<()> {
     println!(
         "voice: out of fold ({}{}), calibrated {v_cal:?}; face: {} (calibrated {f_cal:?}); fusion: {}",
         args.cv_report.display(),
-        if args.gender_cv_report.is_empty() {
+        if let Some(p) = &args.speaker_gender_oof {
+            format!("; gender from the speaker encoder's head, out of fold ({})", p.display())
+        } else if args.gender_cv_report.is_empty() {
             String::new()
         } else {
             let names: Vec<String> = args

@@ -250,10 +250,22 @@ fn run(args: Args) -> Res<()> {
             "{}  folds {mean:.2} ± {sd:.2}",
             line("cv (5 folds by group)", &s)
         ));
+        // `index`: the clip's rank among the manifest's paths sorted, which is its index in
+        // the examples of a `train --ravdess` cross-validation (the loader lists files
+        // sorted), so modality_benchmark can join these outputs to that run's.
+        let mut order: Vec<usize> = (0..cv_rows.len()).collect();
+        order.sort_by(|&a, &b| cv_rows[a].path.cmp(&cv_rows[b].path));
+        let mut rank = vec![0usize; cv_rows.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
         let oof: Vec<serde_json::Value> = cv_rows
             .iter()
             .zip(&p)
-            .map(|(r, v)| json!({"voice": r.path, "group": r.group, "female": r.female, "p_female": v}))
+            .zip(&rank)
+            .map(|((r, v), k)| {
+                json!({"voice": r.path, "index": k, "group": r.group, "female": r.female, "p_female": v})
+            })
             .collect();
         s["out_of_fold"] = json!(oof);
         report.insert("cv".into(), s);
