@@ -25,29 +25,12 @@ which the test rebuilds without any data. The recordings' reference embeddings a
 silence trimming, which facevox does not port (it trims with its own energy detector), so that
 both sides see the same samples.
 """
-import argparse, csv, json, os, struct, sys
+import argparse, csv, json, os, sys
 
 import numpy as np
 
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
-        offset += arr.nbytes
-        blobs.append(arr.tobytes())
-    header["__metadata__"] = {
-        "source": "Resemblyzer 0.1.4 pretrained.pt (GE2E voice encoder)",
-        "licence": "Apache-2.0",
-    }
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors  # noqa: E402
 
 
 def main():
@@ -61,7 +44,8 @@ def main():
     state = torch.load(a.checkpoint, map_location="cpu")["model_state"]
     keep = {k: v.numpy() for k, v in state.items() if k.startswith(("lstm.", "linear."))}
     assert len(keep) == 14, sorted(keep)
-    write_safetensors(a.out, keep)
+    write_safetensors(a.out, keep, {"source": "Resemblyzer 0.1.4 pretrained.pt (GE2E voice encoder)",
+                                    "licence": "Apache-2.0"})
     print(f"wrote {a.out}: {len(keep)} tensors, {sum(v.size for v in keep.values())} parameters")
     if not a.reference:
         return

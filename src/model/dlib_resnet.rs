@@ -33,7 +33,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var, D};
 
 use super::conv::{conv2d, ConvGeometry};
 use crate::vision::RgbImage;
@@ -167,15 +167,9 @@ fn add_padded(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 impl DlibResNet {
     /// Loads converted weights (`tools/convert_dlib_resnet.py`) from safetensors bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |m: String| Error::InvalidModelFile(format!("dlib ResNet weights: {m}"));
-        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
-            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-        let get = |name: &str| -> Result<Tensor> {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| bad(format!("no tensor {name:?}")))?;
-            t.to_dtype(DType::F32).map_err(Error::from)
-        };
+        let tensors = super::weights::NamedTensors::parse(bytes, "dlib ResNet weights")?;
+        let bad = |m: String| tensors.bad(m);
+        let get = |name: &str| tensors.f32(name);
         let layer = |i: usize, stride: usize, padding: usize| -> Result<ConvAffine> {
             let weight = get(&format!("conv{i}.weight"))?;
             let (o, _, kh, kw) = weight
@@ -217,7 +211,7 @@ impl DlibResNet {
             blocks.push((first, second));
             c_in = c;
         }
-        if tensors.contains_key(&format!("conv{}.weight", 1 + 2 * DOWN.len())) {
+        if tensors.contains(&format!("conv{}.weight", 1 + 2 * DOWN.len())) {
             return Err(bad("more convolutions than the network has".into()));
         }
         let fc = get("fc.weight")?;

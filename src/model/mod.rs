@@ -26,6 +26,7 @@ pub mod predict;
 pub mod speaker;
 pub mod spec;
 pub mod voice;
+mod weights;
 
 pub use dlib_resnet::{DlibResNet, DlibResNetOutput};
 pub use face::{FaceConfig, FaceMember, FaceModelFile, FaceNet, FIRST_CONV};

@@ -30,7 +30,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::audio::{LogScale, MelConfig, MelExtractor, MelNorm, MelScale, PadMode, WindowKind};
 use crate::{Error, Result};
@@ -137,19 +137,13 @@ pub struct SpeakerEncoder {
 impl SpeakerEncoder {
     /// Loads converted weights (`tools/convert_resemblyzer.py`) from safetensors bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |m: String| Error::InvalidModelFile(format!("speaker encoder weights: {m}"));
-        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
-            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-        let get = |name: &str| -> Result<Tensor> {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| bad(format!("no tensor {name:?}")))?;
-            t.to_dtype(DType::F32).map_err(Error::from)
-        };
+        let tensors = super::weights::NamedTensors::parse(bytes, "speaker encoder weights")?;
+        let bad = |m: String| tensors.bad(m);
+        let get = |name: &str| tensors.f32(name);
         let mut layers = Vec::new();
         let mut n_in = N_MELS;
         for k in 0.. {
-            if !tensors.contains_key(&format!("lstm.weight_ih_l{k}")) {
+            if !tensors.contains(&format!("lstm.weight_ih_l{k}")) {
                 break;
             }
             let w_ih = get(&format!("lstm.weight_ih_l{k}"))?;
