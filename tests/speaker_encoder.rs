@@ -256,3 +256,28 @@ fn matches_pytorch_on_20_real_recordings() {
     }
     eprintln!("20 recordings: lowest cosine with PyTorch {worst:.6}");
 }
+
+/// A minute of audio (78 partials) runs in batches: every partial is embedded, each of unit
+/// length, and the utterance is their normalised mean.
+#[test]
+fn long_recordings_run_in_batches() {
+    let enc = encoder();
+    let one: Vec<f32> = synthetic();
+    let minute: Vec<f32> = one.iter().cycle().take(60 * 16_000).copied().collect();
+    let (embedding, partials) = enc.embed_with_partials(&minute).unwrap();
+    assert_eq!(
+        partials.len(),
+        facevox::model::speaker::partial_slices(minute.len()).len()
+    );
+    assert!(partials.len() > 64);
+    let mut mean = vec![0f64; embedding.len()];
+    for p in &partials {
+        let norm: f32 = p.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+        for (m, v) in mean.iter_mut().zip(p) {
+            *m += *v as f64;
+        }
+    }
+    let mean: Vec<f32> = mean.iter().map(|v| *v as f32).collect();
+    assert!(cosine(&mean, &embedding) > 0.99999);
+}

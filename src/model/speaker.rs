@@ -49,6 +49,8 @@ pub const EMBEDDING: usize = 256;
 pub const PARTIALS_PER_SECOND: f64 = 1.3;
 /// The last partial is kept when at least this share of it holds audio.
 pub const MIN_COVERAGE: f64 = 0.75;
+/// Partial utterances run through the network together (bounds the memory of long input).
+const PARTIAL_BATCH: usize = 32;
 /// Level quieter recordings are raised to, in dB relative to full scale.
 pub const TARGET_DBFS: f64 = -30.0;
 
@@ -282,20 +284,25 @@ impl SpeakerEncoder {
         }
         let mel = self.mel.compute_samples(&padded)?;
         let n = slices.len();
-        let mut data = Vec::with_capacity(n * PARTIAL_FRAMES * N_MELS);
-        for &(s, e) in &slices {
-            for f in s..e {
-                for band in 0..N_MELS {
-                    data.push(if f < mel.n_frames {
-                        mel.get(band, f)
-                    } else {
-                        0.0
-                    });
+        // Partials go through the network in batches, so an hour of audio (4,680 partials)
+        // never holds more than one batch's activations.
+        let mut partials: Vec<Vec<f32>> = Vec::with_capacity(n);
+        for batch in slices.chunks(PARTIAL_BATCH) {
+            let mut data = Vec::with_capacity(batch.len() * PARTIAL_FRAMES * N_MELS);
+            for &(s, e) in batch {
+                for f in s..e {
+                    for band in 0..N_MELS {
+                        data.push(if f < mel.n_frames {
+                            mel.get(band, f)
+                        } else {
+                            0.0
+                        });
+                    }
                 }
             }
+            let mels = Tensor::from_vec(data, (batch.len(), PARTIAL_FRAMES, N_MELS), &Device::Cpu)?;
+            partials.extend(self.embed_partials(&mels)?.to_vec2::<f32>()?);
         }
-        let mels = Tensor::from_vec(data, (n, PARTIAL_FRAMES, N_MELS), &Device::Cpu)?;
-        let partials: Vec<Vec<f32>> = self.embed_partials(&mels)?.to_vec2()?;
         let d = self.dim();
         let mut mean = vec![0f32; d];
         for p in &partials {
