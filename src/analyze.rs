@@ -248,9 +248,16 @@ impl VoiceAnalyzer {
         let (Some(head), Some(enc)) = (&self.file.speaker_gender, &self.speaker) else {
             return Ok(None);
         };
-        let clip = clip.resampled(crate::model::speaker::SAMPLE_RATE)?;
-        let vad = self.file.mel.vad.clone().unwrap_or_default();
-        let (a, b) = crate::audio::vad::trim_silence(&clip.samples, clip.sample_rate, &vad)?;
+        // The analyser's clip is already at the networks' 16 kHz: no copy then.
+        let rate = crate::model::speaker::SAMPLE_RATE;
+        let clip = if clip.sample_rate == rate {
+            std::borrow::Cow::Borrowed(clip)
+        } else {
+            std::borrow::Cow::Owned(clip.resampled(rate)?)
+        };
+        let default_vad = crate::audio::VadConfig::default();
+        let vad = self.file.mel.vad.as_ref().unwrap_or(&default_vad);
+        let (a, b) = crate::audio::vad::trim_silence(&clip.samples, clip.sample_rate, vad)?;
         let embedding = enc.embed(&clip.samples[a..b])?;
         Ok(Some(head.predict(&embedding)))
     }
