@@ -44,7 +44,7 @@ use facevox::training::eval::{
 use facevox::training::face_protocol::{face_splits, FaceSplitConfig, FaceSplits};
 use facevox::training::VoiceCrossValidation;
 use facevox::vision::RgbImage;
-use facevox::{Emotion, FaceAnalyzer, FaceSource, VoiceAnalyzer};
+use facevox::{Emotion, FaceAnalyzer, FaceSource, Gender, VoiceAnalyzer};
 use serde_json::{json, Value};
 
 #[derive(Parser, Debug)]
@@ -62,6 +62,13 @@ struct Args {
     /// once (one per recipe, the same folds), the reports' gender outputs are averaged per clip.
     #[arg(long)]
     voice_gender_cv: Vec<PathBuf>,
+    /// The `speaker_gender` example's report (`--cv` on the RAVDESS manifest with
+    /// `--cv-folds-from` the `--voice-cv` run): its out-of-fold `P(female)` stand for the
+    /// voice's perceived gender on RAVDESS, as the shipped voice model takes gender from its
+    /// speaker-encoder head. That head carries its own temperature, so the voice gender
+    /// temperature fitted here is reported and neither applied nor written.
+    #[arg(long, conflicts_with = "voice_gender_cv")]
+    speaker_gender_oof: Option<PathBuf>,
     /// Manifest of held-out accent-archive speakers (written by `train --accent-holdout`).
     #[arg(long)]
     accent_heldout: Option<PathBuf>,
@@ -86,7 +93,10 @@ struct Args {
     /// Fit, report and (with --write) write only the face temperatures; the voice's and the
     /// fused ones stay as they are. For a new face model when the voice's out-of-fold runs
     /// are not at hand.
-    #[arg(long, conflicts_with_all = ["voice_cv", "voice_gender_cv", "accent_heldout"])]
+    #[arg(
+        long,
+        conflicts_with_all = ["voice_cv", "voice_gender_cv", "accent_heldout", "speaker_gender_oof"]
+    )]
     face_only: bool,
 }
 
@@ -187,6 +197,7 @@ fn cross_fitted_section(name: &str, rows: &Rows, args: &Args) -> Res<(f32, Value
         per.insert(
             c.clone(),
             json!({"before": table(&before), "after_cross_fitted": table(&aft),
+                   "abstention_before": coverage(&pb, &lb, THRESHOLDS),
                    "abstention_after": coverage(&pa, &la, THRESHOLDS)}),
         );
         tables.push((format!("{c} before"), before));
@@ -398,17 +409,42 @@ fn run(args: Args) -> Res<()> {
         }
     }
     let mut oof_gender: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
-    for (k, fold) in gcv.folds.iter().enumerate() {
-        for o in &fold.test_predictions {
-            let group = o.group.clone().unwrap_or_default();
-            if !group.starts_with("actor") {
-                continue;
+    if let Some(path) = &args.speaker_gender_oof {
+        // The speaker head's out-of-fold outputs, joined to --voice-cv's clips.
+        let speaker = facevox::training::read_speaker_gender_oof(path)?;
+        for (k, fold) in cv.folds.iter().enumerate() {
+            for o in &fold.test_predictions {
+                let group = o.group.clone().unwrap_or_default();
+                if !group.starts_with("actor") {
+                    continue;
+                }
+                let s = speaker
+                    .get(&(group.clone(), o.index))
+                    .ok_or_else(|| format!("{group}/{}: no speaker-head output", o.index))?;
+                // The join must agree on the label, or the indices do not match.
+                if o.gender.map(|g| g == Gender::Female) != Some(s.female) {
+                    return Err(format!("clip {group}/{}: labels disagree", o.index).into());
+                }
+                let p = [1.0 - s.p_female, s.p_female];
+                if let Some(g) = o.gender {
+                    v_gender.push(p.to_vec(), g as usize, k, "ravdess");
+                }
+                oof_gender.insert((group, o.index), p);
             }
-            let p = mean_gender[&(group.clone(), o.index)];
-            if let Some(g) = o.gender {
-                v_gender.push(p.to_vec(), g as usize, k, "ravdess");
+        }
+    } else {
+        for (k, fold) in gcv.folds.iter().enumerate() {
+            for o in &fold.test_predictions {
+                let group = o.group.clone().unwrap_or_default();
+                if !group.starts_with("actor") {
+                    continue;
+                }
+                let p = mean_gender[&(group.clone(), o.index)];
+                if let Some(g) = o.gender {
+                    v_gender.push(p.to_vec(), g as usize, k, "ravdess");
+                }
+                oof_gender.insert((group, o.index), p);
             }
-            oof_gender.insert((group, o.index), p);
         }
     }
     let mut voice_file = VoiceModelFile::read(&args.models.join("voice"))?;
@@ -437,10 +473,26 @@ fn run(args: Args) -> Res<()> {
     report.insert("voice_emotion".into(), s);
     let (t_vg, s) = cross_fitted_section("voice_gender", &v_gender, &args)?;
     report.insert("voice_gender".into(), s);
+    // With the speaker head, its own temperature is the shipped one: the one fitted here is
+    // reported only, and the file's networks' gender temperature is left as it is.
+    let speaker_head = args.speaker_gender_oof.is_some();
     let voice_cal = Calibration {
-        gender: t_vg,
+        gender: if speaker_head {
+            voice_file.calibration.gender
+        } else {
+            t_vg
+        },
         emotion: t_ve,
     };
+    if speaker_head {
+        report["voice_gender"]["applied"] = json!(false);
+        report["voice_gender"]["why"] = json!(
+            "perceived gender comes from the speaker-encoder head, whose own temperature \
+             (speaker_gender.temperature in voice.json) is already in these outputs; the \
+             temperature fitted here is reported, not applied"
+        );
+    }
+    let voice_gender_t = if speaker_head { 1.0 } else { voice_cal.gender };
 
     // ---- fused, on identity pairs ----
     let face = FaceAnalyzer::from_dir(&args.models)?;
@@ -482,7 +534,7 @@ fn run(args: Args) -> Res<()> {
         let mut ve = v_emo.clone();
         let mut vg = vg.to_vec();
         facevox::model::spec::apply_temperature(&mut ve, voice_cal.emotion);
-        facevox::model::spec::apply_temperature(&mut vg, voice_cal.gender);
+        facevox::model::spec::apply_temperature(&mut vg, voice_gender_t);
         let fused = plain
             .fuse(
                 Some(BranchProbs {

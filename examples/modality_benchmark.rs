@@ -190,23 +190,10 @@ fn run(args: Args) -> Res<()> {
         VoiceCrossValidation::mean_gender_by_clip(&gcvs)?
     };
     // The speaker encoder head's out-of-fold P(female) by (actor, index), with its label.
-    let mut speaker_of: BTreeMap<(String, usize), (f32, u64)> = BTreeMap::new();
-    if let Some(path) = &args.speaker_gender_oof {
-        let report: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-        let rows = report["cv"]["out_of_fold"]
-            .as_array()
-            .ok_or("the speaker_gender report has no cv.out_of_fold")?;
-        for r in rows {
-            let key = (
-                r["group"].as_str().ok_or("out_of_fold: group")?.to_string(),
-                r["index"]
-                    .as_u64()
-                    .ok_or("out_of_fold: index (re-run speaker_gender)")? as usize,
-            );
-            let p = r["p_female"].as_f64().ok_or("out_of_fold: p_female")? as f32;
-            speaker_of.insert(key, (p, r["female"].as_u64().unwrap_or(2)));
-        }
-    }
+    let speaker_of = match &args.speaker_gender_oof {
+        Some(path) => facevox::training::read_speaker_gender_oof(path)?,
+        None => BTreeMap::new(),
+    };
     let mut clips = Vec::new();
     for (k, fold) in cv.folds.iter().enumerate() {
         if fold.test_predictions.is_empty() {
@@ -222,14 +209,14 @@ fn run(args: Args) -> Res<()> {
             }
             let mut p = calibrated(&p, v_cal);
             if args.speaker_gender_oof.is_some() {
-                let (f, label) = *speaker_of
+                let s = speaker_of
                     .get(&(group.clone(), o.index))
                     .ok_or("a clip lacks a speaker-encoder gender output")?;
                 // The join must agree on the label, or the indices do not match.
-                if o.gender.map(|g| (g == facevox::Gender::Female) as u64) != Some(label) {
+                if o.gender.map(|g| g == facevox::Gender::Female) != Some(s.female) {
                     return Err(format!("clip {group}/{}: labels disagree", o.index).into());
                 }
-                p.gender = [1.0 - f, f];
+                p.gender = [1.0 - s.p_female, s.p_female];
             }
             clips.push((k, group, o.gender, o.emotion, p));
         }

@@ -32,7 +32,7 @@ use clap::Parser;
 use facevox::audio::{vad::trim_silence, VadConfig};
 use facevox::model::{SpeakerEncoder, SpeakerGenderHead};
 use facevox::training::data::load_manifest;
-use facevox::training::eval::group_k_fold;
+use facevox::training::eval::{group_k_fold, Fold};
 use facevox::training::{fit_logistic, fit_speaker_gender};
 use facevox::Gender;
 use rayon::prelude::*;
@@ -67,6 +67,16 @@ struct Args {
     /// Write the head into DIR/voice.json.
     #[arg(long)]
     write_model: Option<PathBuf>,
+    /// Take the `--cv` folds from a voice cross-validation folder (`train --cv`: its
+    /// `cv_report.json` names each fold's test speakers) instead of drawing them, so that the
+    /// heads' folds are that run's.
+    #[arg(long, value_name = "CVDIR")]
+    cv_folds_from: Option<PathBuf>,
+    /// With `--cv-folds-from`: write a cross-validation folder of the same shape (its
+    /// `cv_report.json`, and `fold_N/voice.*` from CVDIR's fold models with each fold's
+    /// speaker head put in), which the robustness example reads like any other.
+    #[arg(long, value_name = "DIR", requires = "cv_folds_from")]
+    write_fold_models: Option<PathBuf>,
 }
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -215,10 +225,13 @@ fn run(args: Args) -> Res<()> {
     );
     if !cv_rows.is_empty() {
         let groups: Vec<String> = cv_rows.iter().map(|r| r.group.clone()).collect();
-        let folds = group_k_fold(&groups, 5, args.seed)?;
+        let folds = match &args.cv_folds_from {
+            Some(dir) => folds_from_report(dir, &groups)?,
+            None => group_k_fold(&groups, 5, args.seed)?,
+        };
         let mut p = vec![0f64; cv_rows.len()];
         let mut per_fold = Vec::new();
-        for f in &folds {
+        for (k, f) in folds.iter().enumerate() {
             let mut fx: Vec<Vec<f32>> = train.iter().map(|r| r.embedding.clone()).collect();
             let mut fy: Vec<u8> = train.iter().map(|r| r.female).collect();
             for &i in &f.train {
@@ -226,6 +239,21 @@ fn run(args: Args) -> Res<()> {
                 fy.push(cv_rows[i].female);
             }
             let m = fit_logistic(&fx, &fy, &vec![1.0; fx.len()], fit.c)?;
+            if let (Some(from), Some(to)) = (&args.cv_folds_from, &args.write_fold_models) {
+                let fold_head = SpeakerGenderHead {
+                    weights: m.weights.iter().map(|&v| v as f32).collect(),
+                    bias: m.bias as f32,
+                    temperature: fit.temperature,
+                    c: fit.c,
+                    provenance: json!({
+                        "command": std::env::args().collect::<Vec<_>>().join(" "),
+                        "fold": k + 1,
+                        "test_groups": f.test_groups,
+                        "note": "trained on --train and the other folds' --cv rows; the full fit's C and temperature",
+                    }),
+                };
+                write_fold_model(from, to, k + 1, &fold_head)?;
+            }
             for &i in &f.test {
                 let z = m.predict(&cv_rows[i].embedding);
                 // The same temperature as the shipped head.
@@ -315,6 +343,47 @@ fn run(args: Args) -> Res<()> {
         write_into_voice_json(dir, &head)?;
     }
     Ok(())
+}
+
+/// The folds of a `train --cv` run (its `cv_report.json`'s `folds[].test_groups`), over
+/// `groups`; every group must be tested in exactly one fold.
+fn folds_from_report(dir: &Path, groups: &[String]) -> Res<Vec<Fold<String>>> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cv_report.json"))?)?;
+    let tests: Vec<Vec<String>> = report["folds"]
+        .as_array()
+        .ok_or("cv_report.json has no folds")?
+        .iter()
+        .map(|f| serde_json::from_value(f["test_groups"].clone()))
+        .collect::<Result<_, _>>()?;
+    let mut folds = Vec::new();
+    for t in tests {
+        let (test, train): (Vec<usize>, Vec<usize>) =
+            (0..groups.len()).partition(|&i| t.contains(&groups[i]));
+        folds.push(Fold {
+            test_groups: t,
+            train,
+            test,
+        });
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let n = folds.iter().filter(|f| f.test.contains(&i)).count();
+        if n != 1 {
+            return Err(format!("speaker {g} is tested in {n} folds of {}", dir.display()).into());
+        }
+    }
+    Ok(folds)
+}
+
+/// `to/fold_k/voice.*`: `from/fold_k`'s model with `head` as its `speaker_gender`, and
+/// `to/cv_report.json` copied from `from`.
+fn write_fold_model(from: &Path, to: &Path, k: usize, head: &SpeakerGenderHead) -> Res<()> {
+    let (src, dst) = (from.join(format!("fold_{k}")), to.join(format!("fold_{k}")));
+    std::fs::create_dir_all(&dst)?;
+    std::fs::copy(from.join("cv_report.json"), to.join("cv_report.json"))?;
+    std::fs::copy(src.join("voice.safetensors"), dst.join("voice.safetensors"))?;
+    std::fs::copy(src.join("voice.json"), dst.join("voice.json"))?;
+    write_into_voice_json(&dst, head)
 }
 
 fn write_into_voice_json(dir: &Path, head: &SpeakerGenderHead) -> Res<()> {

@@ -2,7 +2,7 @@
 """Markdown tables from `calibrate`'s report.json and `modality_benchmark`'s JSON.
 
     python3 tools/fusion_markdown.py models/calibration/report.json \
-        models/calibration/modality_benchmark.json
+        [models/calibration/modality_benchmark.json]
 """
 import json
 import sys
@@ -20,13 +20,15 @@ def calibration(path):
         s = r[key]
         for corpus, c in s["by_corpus"].items():
             b, a = c["before"], c["after_cross_fitted"]
-            print(f"| {key} | all rows (cross-fitted by fold for 'after') | {s['temperature']:.3f} | {corpus} | {b['n']} | {pct(b['accuracy'])} | {b['ece']:.4f} | {a['ece']:.4f} | {b['nll']:.4f} | {a['nll']:.4f} |")
+            applied = "" if s.get("applied", True) else " (not applied)"
+            print(f"| {key} | all rows (cross-fitted by fold for 'after') | {s['temperature']:.3f}{applied} | {corpus} | {b['n']} | {pct(b['accuracy'])} | {b['ece']:.4f} | {a['ece']:.4f} | {b['nll']:.4f} | {a['nll']:.4f} |")
     for key, where in [("face_emotion", "FER+ Valid"), ("face_gender", "FairFace held-out")]:
         s = r[key]
         b, a = s["test_before"], s["test_after"]
         print(f"| {key} | selection slice ({s['fitted_on_rows']} faces) | {s['temperature']:.3f} | {where} | {b['n']} | {pct(b['accuracy'])} | {b['ece']:.4f} | {a['ece']:.4f} | {b['nll']:.4f} | {a['nll']:.4f} |")
     print()
-    print("Shipped temperatures:", json.dumps(r["temperatures"]))
+    # Written into the model files only when calibrate ran with --write.
+    print("Temperatures of this run:", json.dumps(r["temperatures"]))
     print("Fused decision:", json.dumps(r.get("fused_decision")))
     print()
     print("Abstention (after calibration): threshold -> coverage / accuracy on the rows answered")
@@ -35,8 +37,11 @@ def calibration(path):
     print("|---|---|" + "---|" * 7)
     rows = []
     for key in ["voice_emotion", "voice_gender"]:
+        # A temperature the report fitted but did not apply (the speaker head's gender):
+        # the outputs as shipped are the "before" ones.
+        which = "abstention_before" if r[key].get("applied") is False else "abstention_after"
         for corpus, c in r[key]["by_corpus"].items():
-            rows.append((key, corpus, c["abstention_after"]))
+            rows.append((key, corpus, c[which]))
     for key, where in [("face_emotion", "FER+ Valid"), ("face_gender", "FairFace held-out")]:
         rows.append((key, where, r[key]["abstention_after"]))
     for key, where, tab in rows:
@@ -57,6 +62,9 @@ def benchmark(path):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
     calibration(sys.argv[1])
-    print()
-    benchmark(sys.argv[2])
+    if len(sys.argv) > 2:
+        print()
+        benchmark(sys.argv[2])

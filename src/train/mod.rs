@@ -52,7 +52,10 @@ pub use face_protocol::{
 pub use fusion::{train_fusion_head, BranchOutputs, FusionExample, FusionTrainingConfig};
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, AdamW, Optimizer, OptimizerConfig, SgdMomentum};
-pub use probe::{fit_logistic, fit_speaker_gender, Logistic, SpeakerGenderFit};
+pub use probe::{
+    fit_logistic, fit_speaker_gender, read_speaker_gender_oof, Logistic, SpeakerGenderFit,
+    SpeakerGenderOof,
+};
 pub use schedule::LrSchedule;
 pub use voice::{
     corpus_of, train_voice, train_voice_members, EarlyStopping, EpochLog, TrainConfig,

@@ -261,8 +261,97 @@ pub fn fit_speaker_gender(
     ))
 }
 
+/// One clip's out-of-fold perceived gender from the `speaker_gender` example's report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeakerGenderOof {
+    /// `P(female)`, the head's temperature applied.
+    pub p_female: f32,
+    /// The label: `true` for female.
+    pub female: bool,
+}
+
+/// Reads the `cv.out_of_fold` rows of a `speaker_gender` report (`report.json`, written with
+/// `--cv`), keyed by `(group, index)`: the speaker (e.g. `actor_01`) and the clip's rank
+/// among the manifest's sorted paths, which is its index in a `train --ravdess`
+/// cross-validation. Callers join on that key and check the labels agree.
+pub fn read_speaker_gender_oof(
+    path: &std::path::Path,
+) -> Result<std::collections::BTreeMap<(String, usize), SpeakerGenderOof>> {
+    let bad = |what: &str| {
+        Error::InvalidConfig(format!(
+            "{}: {what} (re-run the speaker_gender example with --cv)",
+            path.display()
+        ))
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(&format!("not JSON ({e})")))?;
+    let rows = report["cv"]["out_of_fold"]
+        .as_array()
+        .ok_or_else(|| bad("no cv.out_of_fold"))?;
+    let mut out = std::collections::BTreeMap::new();
+    for r in rows {
+        let group = r["group"]
+            .as_str()
+            .ok_or_else(|| bad("a row without group"))?;
+        let index = r["index"]
+            .as_u64()
+            .ok_or_else(|| bad("a row without index"))?;
+        let p = r["p_female"]
+            .as_f64()
+            .ok_or_else(|| bad("a row without p_female"))?;
+        let female = match r["female"].as_u64() {
+            Some(0) => false,
+            Some(1) => true,
+            _ => return Err(bad("a row without a 0/1 female label")),
+        };
+        if !(0.0..=1.0).contains(&p) {
+            return Err(bad("p_female outside 0..=1"));
+        }
+        out.insert(
+            (group.to_string(), index as usize),
+            SpeakerGenderOof {
+                p_female: p as f32,
+                female,
+            },
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn speaker_gender_oof_rows_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("facevox-oof-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.json");
+        let good = serde_json::json!({"cv": {"out_of_fold": [
+            {"voice": "a.wav", "index": 3, "group": "actor_01", "female": 0, "p_female": 0.1},
+            {"voice": "b.wav", "index": 7, "group": "actor_02", "female": 1, "p_female": 0.8}
+        ]}});
+        std::fs::write(&path, good.to_string()).unwrap();
+        let m = super::read_speaker_gender_oof(&path).unwrap();
+        assert_eq!(m.len(), 2);
+        let r = m[&("actor_02".to_string(), 7)];
+        assert!(r.female && (r.p_female - 0.8).abs() < 1e-6);
+        for bad in [
+            serde_json::json!({"heldout": {}}),
+            serde_json::json!({"cv": {"out_of_fold": [{"group": "a", "index": 1, "female": 2, "p_female": 0.5}]}}),
+            serde_json::json!({"cv": {"out_of_fold": [{"group": "a", "index": 1, "female": 1, "p_female": 1.5}]}}),
+            serde_json::json!({"cv": {"out_of_fold": [{"group": "a", "female": 1, "p_female": 0.5}]}}),
+        ] {
+            std::fs::write(&path, bad.to_string()).unwrap();
+            assert!(matches!(
+                super::read_speaker_gender_oof(&path),
+                Err(crate::Error::InvalidConfig(_))
+            ));
+        }
+        std::fs::write(&path, "not json").unwrap();
+        assert!(super::read_speaker_gender_oof(&path).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     use super::*;
 
     #[test]
