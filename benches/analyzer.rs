@@ -10,6 +10,9 @@
 //!   detection and tracking at 5 fps, crops, both networks, fusion). Target on a 2-core
 //!   machine: fused under 250 ms.
 //! - `analyze/voice_clip_in_memory`: the voice branch on the decoded audio (no decoding).
+//! - `fused_sampling/*`: the fused analysis with cheaper face settings
+//!   ([`facevox::VideoSampling`] frames per second, and the mirror image on or off), to show
+//!   what each costs; the README's "Speed" gives their accuracy price.
 //! - `load/analyzer_embedded`: `Analyzer::new()` from the compiled-in models (target: under
 //!   150 ms); `load/face` and `load/voice` each branch alone.
 
@@ -18,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use facevox::{Analyzer, FaceAnalyzer, Mode, VoiceAnalyzer};
+use facevox::{Analyzer, FaceAnalyzer, Mode, VideoSampling, VoiceAnalyzer};
 
 fn clip() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/01-01-07-02-02-01-01.mp4")
@@ -45,6 +48,28 @@ fn analyze(c: &mut Criterion) {
     g.finish();
 }
 
+fn fused_sampling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fused_sampling");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for (name, fps, mirror) in [
+        ("fps5_no_mirror", 5.0, false),
+        ("fps2.5_no_mirror", 2.5, false),
+        ("fps2_mirror", 2.0, true),
+        ("fps2_no_mirror", 2.0, false),
+        ("fps1_no_mirror", 1.0, false),
+    ] {
+        let a = Analyzer::new()
+            .unwrap()
+            .with_video_sampling(VideoSampling::new(fps).unwrap())
+            .unwrap()
+            .with_mirror(mirror);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(a.analyze_file(clip(), Mode::Fused).unwrap()))
+        });
+    }
+    g.finish();
+}
+
 fn load(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
@@ -60,5 +85,5 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, analyze, load);
+criterion_group!(benches, analyze, fused_sampling, load);
 criterion_main!(benches);

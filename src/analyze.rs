@@ -28,7 +28,7 @@ use crate::models::{
 };
 use crate::vision::{
     load_image, media_kind, video_face_crops, ClipConfig, FaceBox, FaceCrop, FaceCropper,
-    MediaKind, RgbImage,
+    MediaKind, RgbImage, TrackerConfig, VideoConfig,
 };
 use crate::{Error, Result};
 
@@ -362,11 +362,65 @@ pub struct FramePrediction {
     pub emotion: EmotionPrediction,
 }
 
+/// How the face analyser reads a video: how many frames per second it looks at, and how it
+/// follows the face between full-frame detections. Every published figure used the default
+/// (5 frames per second, [`TrackerConfig::default`]); fewer frames cost less time and see
+/// less of the clip (README, "Speed").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoSampling {
+    /// Frames analysed per second of video (at most one per decoded frame).
+    pub frames_per_second: f64,
+    /// How the face is followed from one analysed frame to the next.
+    pub tracker: TrackerConfig,
+}
+
+impl Default for VideoSampling {
+    fn default() -> Self {
+        Self {
+            frames_per_second: 5.0,
+            tracker: TrackerConfig::default(),
+        }
+    }
+}
+
+impl VideoSampling {
+    /// `frames_per_second` with the default tracker; [`Error::InvalidConfig`] unless it is
+    /// finite and in 0.1..=120.
+    pub fn new(frames_per_second: f64) -> Result<Self> {
+        let s = Self {
+            frames_per_second,
+            ..Self::default()
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The same with another tracker.
+    pub fn with_tracker(mut self, tracker: TrackerConfig) -> Result<Self> {
+        tracker.validate()?;
+        self.tracker = tracker;
+        Ok(self)
+    }
+
+    /// Checks the frame rate and the tracker.
+    pub fn validate(&self) -> Result<()> {
+        let f = self.frames_per_second;
+        if !(f.is_finite() && (0.1..=120.0).contains(&f)) {
+            return Err(Error::InvalidConfig(format!(
+                "frames_per_second must be in 0.1..=120, got {f}"
+            )));
+        }
+        self.tracker.validate()
+    }
+}
+
 /// The face branch, ready to run: model and crop settings.
 #[derive(Debug)]
 pub struct FaceAnalyzer {
     file: FaceModelFile,
     predictor: FacePredictor,
+    video: VideoSampling,
 }
 
 impl FaceAnalyzer {
@@ -382,13 +436,46 @@ impl FaceAnalyzer {
     /// Loads `<dir>/face.json` and `<dir>/face.safetensors` (with every member network).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let (file, predictor) = FacePredictor::load(&dir.as_ref().join("face"))?;
-        Ok(Self { file, predictor })
+        Ok(Self {
+            file,
+            predictor,
+            video: VideoSampling::default(),
+        })
     }
 
     /// Loads a model from its JSON description and safetensors weights in memory.
     pub fn from_bytes(json: &[u8], weights: &[u8]) -> Result<Self> {
         let (file, predictor) = FacePredictor::from_bytes(json, weights)?;
-        Ok(Self { file, predictor })
+        Ok(Self {
+            file,
+            predictor,
+            video: VideoSampling::default(),
+        })
+    }
+
+    /// The same model reading videos with other [`VideoSampling`] settings.
+    pub fn with_video_sampling(mut self, video: VideoSampling) -> Result<Self> {
+        video.validate()?;
+        self.video = video;
+        Ok(self)
+    }
+
+    /// How videos are read.
+    pub fn video_sampling(&self) -> &VideoSampling {
+        &self.video
+    }
+
+    /// The same model, scoring each face with or without its mirror image (the model file's
+    /// `tta.mirror`; the mirror doubles the networks' work and is worth about a point on
+    /// each task, model card "Face branch").
+    pub fn with_mirror(mut self, mirror: bool) -> Self {
+        self.predictor = self.predictor.with_mirror(mirror);
+        self
+    }
+
+    /// Whether each face is also scored mirrored.
+    pub fn mirror(&self) -> bool {
+        self.predictor.tta().mirror
     }
 
     /// The model's description (architecture, crop settings, emotions, provenance).
@@ -407,7 +494,7 @@ impl FaceAnalyzer {
     }
 
     /// Analyses a picture (`source` says whether it is already a face crop) or a video (faces
-    /// always detected and followed, 5 frames per second), with the emotion argmax restricted
+    /// always detected and followed, at [`video_sampling`](Self::video_sampling)), with the emotion argmax restricted
     /// to `allowed` when given. [`Error::NoFace`] when no face is found.
     pub fn analyze_file_among(
         &self,
@@ -419,9 +506,10 @@ impl FaceAnalyzer {
         if media_kind(path) == MediaKind::Video {
             let mut views = self.predictor.crops().to_vec();
             let config = ClipConfig {
+                video: VideoConfig::sampled(self.video.frames_per_second),
+                tracker: self.video.tracker,
                 crop: views.remove(0),
                 extra_crops: views,
-                ..ClipConfig::default()
             };
             let frames = video_face_crops(path, &config)?;
             let crops: Vec<&FaceCrop> = frames.iter().filter_map(|f| f.crop.as_ref()).collect();

@@ -25,7 +25,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{
-    EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VoiceAnalysis, VoiceAnalyzer,
+    EmotionPrediction, FaceAnalysis, FaceAnalyzer, GenderPrediction, VideoSampling, VoiceAnalysis,
+    VoiceAnalyzer,
 };
 use rayon::prelude::*;
 
@@ -144,6 +145,20 @@ impl Analyzer {
         abstain.validate()?;
         self.fusion.abstain = abstain;
         Ok(self)
+    }
+
+    /// The same analyzer reading videos' faces with other [`VideoSampling`] settings (fewer
+    /// frames per second: faster, less of the clip seen).
+    pub fn with_video_sampling(mut self, video: VideoSampling) -> Result<Self> {
+        self.face = self.face.with_video_sampling(video)?;
+        Ok(self)
+    }
+
+    /// The same analyzer, scoring each face with or without its mirror image
+    /// ([`FaceAnalyzer::with_mirror`]).
+    pub fn with_mirror(mut self, mirror: bool) -> Self {
+        self.face = self.face.with_mirror(mirror);
+        self
     }
 
     /// The fusion file in use.

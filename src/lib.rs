@@ -90,7 +90,7 @@ pub mod vision;
 
 pub use analyze::{
     EmotionPrediction, FaceAnalysis, FaceAnalyzer, FaceFrame, FramePrediction, GenderPrediction,
-    VoiceAnalysis, VoiceAnalyzer,
+    VideoSampling, VoiceAnalysis, VoiceAnalyzer,
 };
 pub use analyzer::{Analysis, Analyzer, FusedAnalysis, Modality, Mode};
 /// Front-end entry points: decode a recording, read a picture, follow the face through a clip.

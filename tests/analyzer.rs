@@ -435,3 +435,61 @@ fn the_voice_flags_a_recording_unlike_its_training_speech() {
     assert!(t.unfamiliar, "{:?}", t.unfamiliarity);
     assert!(t.unfamiliarity.unwrap() > clip.unfamiliarity.unwrap());
 }
+
+#[test]
+fn video_sampling_and_the_mirror_trade_frames_for_time() {
+    use facevox::{FaceAnalyzer, VideoSampling};
+    let clip = example_clip();
+    let full = FaceAnalyzer::new().unwrap();
+    assert_eq!(full.video_sampling(), &VideoSampling::default());
+    assert!(
+        full.mirror(),
+        "the shipped face model scores the mirror image too"
+    );
+    let five = full.analyze_file(&clip).unwrap();
+    // Half the frame rate looks at half the frames of the 4 s clip, at the same instants
+    // as every other frame of the default (both start at the first frame).
+    let half = FaceAnalyzer::new()
+        .unwrap()
+        .with_video_sampling(VideoSampling::new(2.5).unwrap())
+        .unwrap();
+    let slow = half.analyze_file(&clip).unwrap();
+    assert_eq!(five.timeline.len(), 20);
+    assert_eq!(slow.timeline.len(), 10);
+    for (s, f) in slow.timeline.iter().zip(five.timeline.iter().step_by(2)) {
+        assert!((s.timestamp_secs - f.timestamp_secs).abs() < 1e-9);
+    }
+    // Without the mirror, each frame's answer moves (one view instead of two) but the clip's
+    // perceived gender stays (actor 01, male).
+    let one_view = FaceAnalyzer::new().unwrap().with_mirror(false);
+    assert!(!one_view.mirror());
+    let plain = one_view.analyze_file(&clip).unwrap();
+    assert_eq!(plain.timeline.len(), 20);
+    assert_ne!(plain.gender.p_female, five.gender.p_female);
+    assert_eq!(plain.gender.label, facevox::Gender::Male);
+    // The Analyzer passes both settings on.
+    let a = Analyzer::new()
+        .unwrap()
+        .with_video_sampling(VideoSampling::new(2.5).unwrap())
+        .unwrap()
+        .with_mirror(false);
+    assert_eq!(a.face().video_sampling().frames_per_second, 2.5);
+    assert!(!a.face().mirror());
+    let r = a.analyze_file(&clip, Mode::Face).unwrap();
+    assert_eq!(r.face.unwrap().timeline.len(), 10);
+    // Bad settings are typed errors.
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1000.0] {
+        assert!(matches!(
+            VideoSampling::new(bad),
+            Err(Error::InvalidConfig(_))
+        ));
+    }
+    let tracker = facevox::vision::TrackerConfig {
+        redetect_every: 0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        VideoSampling::default().with_tracker(tracker),
+        Err(Error::InvalidConfig(_))
+    ));
+}
