@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Parser;
+use facevox::audio::corrupt;
 use facevox::audio::vad::trim_silence;
 use facevox::audio::{decode_bytes, decode_file, AudioClip, DecodeOptions, Resampler};
 use facevox::model::fusion::{BranchProbs, FusionModelFile};
@@ -449,13 +450,6 @@ struct Clip {
     babble: Vec<usize>,
 }
 
-fn power(x: &[f32]) -> f64 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    x.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / x.len() as f64
-}
-
 /// Gaussian samples (Box-Muller over the seeded hash).
 fn gaussian(n: usize, seed: u64) -> Vec<f32> {
     (0..n)
@@ -469,14 +463,7 @@ fn gaussian(n: usize, seed: u64) -> Vec<f32> {
 
 /// Adds `noise` (looped to length) scaled to `snr_db` below the speech's power.
 fn add_at_snr(clip: &Clip, noise: &[f32], snr_db: f32) -> Vec<f32> {
-    let p_speech = power(&clip.samples[clip.speech.0..clip.speech.1]);
-    let p_noise = power(noise).max(1e-12);
-    let gain = (p_speech / p_noise / 10f64.powf(snr_db as f64 / 10.0)).sqrt() as f32;
-    clip.samples
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| s + gain * noise[i % noise.len()])
-        .collect()
+    corrupt::add_at_snr(&clip.samples, clip.speech, noise, snr_db)
 }
 
 /// Zeroes every frequency outside `[lo, hi]` Hz (a brick-wall band-pass over the whole clip).
@@ -580,7 +567,7 @@ fn corrupt_voice(
             for &j in &clip.babble {
                 let other = &clips[j];
                 let s = &other.samples[other.speech.0..other.speech.1];
-                let g = (1.0 / power(s).max(1e-12).sqrt()) as f32;
+                let g = (1.0 / corrupt::mean_power(s).max(1e-12).sqrt()) as f32;
                 for (k, v) in b.iter_mut().enumerate() {
                     *v += g * s[k % s.len()];
                 }
@@ -589,11 +576,7 @@ fn corrupt_voice(
         }
         "telephone" => return telephone(x, rate, level as usize),
         "mp3" => return mp3(x, rate, level as u32),
-        "clipping" => {
-            let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let t = peak * level;
-            x.iter().map(|v| v.clamp(-t, t)).collect()
-        }
+        "clipping" => corrupt::clip_peaks(x, level),
         "short" => {
             let want = (level * rate as f32) as usize;
             let (s, e) = clip.speech;

@@ -72,6 +72,16 @@ struct Args {
     /// heads' folds are that run's.
     #[arg(long, value_name = "CVDIR")]
     cv_folds_from: Option<PathBuf>,
+    /// Also train on one corrupted copy of each row of this manifest (repeatable): white
+    /// noise or babble (three other clips of the manifest) at 0-20 dB SNR over the speech,
+    /// or clipping at 5-30% of the peak, drawn per row from `--seed`. The copies keep their
+    /// speaker's group, so cross-validation keeps them with the original.
+    #[arg(long)]
+    augment: Vec<PathBuf>,
+    /// Also score every `--test` manifest under this corruption (repeatable): `white:DB`,
+    /// `babble:DB` (SNR over the speech) or `clip:FRACTION` (of the peak).
+    #[arg(long, value_parser = parse_corruption)]
+    corrupt_test: Vec<Corruption>,
     /// With `--cv-folds-from`: write a cross-validation folder of the same shape (its
     /// `cv_report.json`, and `fold_N/voice.*` from CVDIR's fold models with each fold's
     /// speaker head put in), which the robustness example reads like any other.
@@ -80,6 +90,112 @@ struct Args {
 }
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// A waveform corruption applied before embedding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Corruption {
+    /// White noise at this SNR (dB).
+    White(f32),
+    /// Babble of three other clips at this SNR (dB).
+    Babble(f32),
+    /// Clipping at this fraction of the peak.
+    Clip(f32),
+    /// One of the three, with its level, drawn per clip from this seed (augmentation).
+    Random(u64),
+}
+
+impl Corruption {
+    /// A name for cache files and reports.
+    fn tag(&self) -> String {
+        match self {
+            Corruption::White(db) => format!("white:{db}"),
+            Corruption::Babble(db) => format!("babble:{db}"),
+            Corruption::Clip(f) => format!("clip:{f}"),
+            Corruption::Random(seed) => format!("augment:{seed}"),
+        }
+    }
+}
+
+fn parse_corruption(s: &str) -> Result<Corruption, String> {
+    let (kind, level) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s}: want KIND:LEVEL"))?;
+    let v: f32 = level.parse().map_err(|_| format!("{s}: bad level"))?;
+    match kind {
+        "white" if v.is_finite() => Ok(Corruption::White(v)),
+        "babble" if v.is_finite() => Ok(Corruption::Babble(v)),
+        "clip" if v > 0.0 && v <= 1.0 => Ok(Corruption::Clip(v)),
+        _ => Err(format!(
+            "{s}: KIND is white, babble or clip (clip level in 0..=1)"
+        )),
+    }
+}
+
+/// A clip's 16 kHz samples and its speech span (`start..end`).
+type Speech = (Vec<f32>, (usize, usize));
+
+/// Decodes every clip at 16 kHz with its speech span (silence trimming), in parallel.
+fn load_clips(paths: &[PathBuf]) -> Res<Vec<Speech>> {
+    paths
+        .par_iter()
+        .map(|p| -> facevox::Result<_> {
+            let clip = facevox::load_audio(p, 16_000)?;
+            let span = trim_silence(&clip.samples, 16_000, &VadConfig::default())?;
+            Ok((clip.samples, span))
+        })
+        .collect::<facevox::Result<Vec<_>>>()
+        .map_err(Into::into)
+}
+
+/// Clip `i` of `clips` under `c`, trimmed again and embedded.
+fn embed_corrupted(
+    enc: &SpeakerEncoder,
+    clips: &[Speech],
+    i: usize,
+    c: Corruption,
+) -> facevox::Result<Vec<f32>> {
+    use facevox::audio::corrupt::{add_at_snr, clip_peaks, mean_power, white_noise};
+    use facevox::training::rng::SeededRng;
+    let mut rng = SeededRng::new(0x5eed).fork(i as u64);
+    let c = match c {
+        Corruption::Random(seed) => {
+            let mut r = SeededRng::new(seed).fork(i as u64);
+            let db = r.range_f64(0.0, 20.0) as f32;
+            match r.below(3) {
+                0 => Corruption::White(db),
+                1 => Corruption::Babble(db),
+                _ => Corruption::Clip(r.range_f64(0.05, 0.3) as f32),
+            }
+        }
+        other => other,
+    };
+    let (x, span) = &clips[i];
+    let y = match c {
+        Corruption::White(db) => add_at_snr(x, *span, &white_noise(x.len(), rng.next_u64()), db),
+        Corruption::Babble(db) => {
+            let mut b = vec![0f32; x.len()];
+            let mut added = 0;
+            while added < 3 && clips.len() > 1 {
+                let j = rng.below(clips.len());
+                if j == i {
+                    continue;
+                }
+                let (o, (s, e)) = &clips[j];
+                let speech = &o[*s..*e];
+                let g = (1.0 / mean_power(speech).max(1e-12).sqrt()) as f32;
+                for (k, v) in b.iter_mut().enumerate() {
+                    *v += g * speech[k % speech.len()];
+                }
+                added += 1;
+            }
+            add_at_snr(x, *span, &b, db)
+        }
+        Corruption::Clip(f) => clip_peaks(x, f),
+        Corruption::Random(_) => unreachable!("drawn above"),
+    };
+    let (a, b) = trim_silence(&y, 16_000, &VadConfig::default())?;
+    enc.embed(&y[a..b])
+}
 
 struct Row {
     path: PathBuf,
@@ -94,11 +210,20 @@ fn embed_file(enc: &SpeakerEncoder, path: &Path) -> facevox::Result<Vec<f32>> {
     enc.embed(&clip.samples[a..b])
 }
 
-/// The labelled rows of a manifest with their embeddings (cached by path).
-fn rows(enc: &SpeakerEncoder, manifest: &Path, cache: Option<&Path>) -> Res<Vec<Row>> {
+/// The labelled rows of a manifest with their embeddings (cached by path), each clip under
+/// `corruption` when given.
+fn rows(
+    enc: &SpeakerEncoder,
+    manifest: &Path,
+    cache: Option<&Path>,
+    corruption: Option<Corruption>,
+) -> Res<Vec<Row>> {
     let cache_file = cache.map(|d| {
         let name = manifest.to_string_lossy().replace(['/', '\\'], "_");
-        d.join(format!("{name}.json"))
+        match corruption {
+            None => d.join(format!("{name}.json")),
+            Some(c) => d.join(format!("{name}@{}.json", c.tag().replace(':', "_"))),
+        }
     });
     let mut cached: BTreeMap<String, Vec<f32>> = match &cache_file {
         Some(f) if f.exists() => serde_json::from_str(&std::fs::read_to_string(f)?)?,
@@ -113,10 +238,26 @@ fn rows(enc: &SpeakerEncoder, manifest: &Path, cache: Option<&Path>) -> Res<Vec<
         .collect();
     if !todo.is_empty() {
         eprintln!("{}: embedding {} clips", manifest.display(), todo.len());
-        let done: Vec<(PathBuf, facevox::Result<Vec<f32>>)> = todo
-            .par_iter()
-            .map(|p| (p.clone(), embed_file(enc, p)))
-            .collect();
+        let done: Vec<(PathBuf, facevox::Result<Vec<f32>>)> = match corruption {
+            None => todo
+                .par_iter()
+                .map(|p| (p.clone(), embed_file(enc, p)))
+                .collect(),
+            Some(c) => {
+                // Every labelled clip (babble draws on the others), then the ones to do.
+                let all: Vec<PathBuf> = samples
+                    .iter()
+                    .filter(|s| s.gender.is_some())
+                    .filter_map(|s| s.voice.clone())
+                    .collect();
+                let clips = load_clips(&all)?;
+                let index: BTreeMap<&PathBuf, usize> =
+                    all.iter().enumerate().map(|(i, p)| (p, i)).collect();
+                todo.par_iter()
+                    .map(|p| (p.clone(), embed_corrupted(enc, &clips, index[p], c)))
+                    .collect()
+            }
+        };
         for (p, r) in done {
             match r {
                 Ok(e) => {
@@ -197,10 +338,13 @@ fn run(args: Args) -> Res<()> {
     let cache = args.cache.as_deref();
     let mut train: Vec<Row> = Vec::new();
     for m in &args.train {
-        train.extend(rows(&enc, m, cache)?);
+        train.extend(rows(&enc, m, cache, None)?);
+    }
+    for m in &args.augment {
+        train.extend(rows(&enc, m, cache, Some(Corruption::Random(args.seed)))?);
     }
     let cv_rows = match &args.cv {
-        Some(m) => rows(&enc, m, cache)?,
+        Some(m) => rows(&enc, m, cache, None)?,
         None => Vec::new(),
     };
     let mut report = serde_json::Map::new();
@@ -300,16 +444,26 @@ fn run(args: Args) -> Res<()> {
     }
     for t in &args.test {
         let (name, path) = t.split_once('=').ok_or("--test takes name=manifest.csv")?;
-        let test = rows(&enc, Path::new(path), cache)?;
-        let p: Vec<f64> = test
-            .iter()
-            .map(|r| head.predict(&r.embedding)[1] as f64)
-            .collect();
-        let female: Vec<u8> = test.iter().map(|r| r.female).collect();
-        let mut s = score(&p, &female);
-        s["manifest"] = json!(path);
-        lines.push(line(name, &s));
-        report.insert(name.to_string(), s);
+        let conditions = std::iter::once(None).chain(args.corrupt_test.iter().copied().map(Some));
+        for c in conditions {
+            let test = rows(&enc, Path::new(path), cache, c)?;
+            let p: Vec<f64> = test
+                .iter()
+                .map(|r| head.predict(&r.embedding)[1] as f64)
+                .collect();
+            let female: Vec<u8> = test.iter().map(|r| r.female).collect();
+            let mut s = score(&p, &female);
+            s["manifest"] = json!(path);
+            let name = match c {
+                None => name.to_string(),
+                Some(c) => {
+                    s["corruption"] = json!(c.tag());
+                    format!("{name}@{}", c.tag())
+                }
+            };
+            lines.push(line(&name, &s));
+            report.insert(name, s);
+        }
     }
     for l in &lines {
         println!("{l}");
@@ -319,6 +473,7 @@ fn run(args: Args) -> Res<()> {
         "command": command,
         "encoder": "models/speaker_ge2e.safetensors (Resemblyzer 0.1.4, Apache-2.0)",
         "train": args.train.iter().chain(args.cv.iter()).collect::<Vec<_>>(),
+        "augment": args.augment,
         "clips": x.len(),
         "c": fit.c,
         "c_log_loss": fit.c_log_loss,

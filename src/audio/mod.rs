@@ -8,6 +8,7 @@
 //! the model's rate with a band-limited polyphase filter, and [`mel`] turns it into the log-mel
 //! spectrogram the voice branch consumes. [`load_audio`] does the first two in one call.
 
+pub mod corrupt;
 pub mod decode;
 pub mod mel;
 pub mod resample;
