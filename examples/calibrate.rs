@@ -18,7 +18,9 @@
 //!   by the temperature fitted on the other four);
 //! * voice perceived gender: the out-of-fold outputs of `--voice-gender-cv` (default
 //!   `--voice-cv`) and the model's own outputs on the held-out accent-archive speakers of
-//!   `--accent-heldout` (never trained on), each speaker in one of five folds; cross-fitted;
+//!   `--accent-heldout` (never trained on), each speaker in one of five folds; cross-fitted.
+//!   With `--speaker-gender-oof` (the shipped model's speaker-encoder head), the RAVDESS
+//!   outputs are that head's out of fold, and its temperature is measured, not refitted;
 //! * face emotion and gender: the selection slices (5% of FER+ training, 5% of FairFace,
 //!   never trained on), after-ECE on FER+ Valid and the FairFace held-out part;
 //! * fused output: identity pairs (each RAVDESS clip's out-of-fold voice output with the

@@ -10,12 +10,14 @@
 //!     --train runs/accent_train.csv --train runs/accent_train_phone/manifest.csv \
 //!     --test heldout=runs/accent_heldout.csv --test telephone=runs/accent_phone/manifest.csv \
 //!     --test ravdess=runs/ravdess_all.csv --cache runs/speaker_cache --out runs/spk_loco
-//! # the shipped head: archive + RAVDESS, RAVDESS also scored 5-fold by actor (out of fold)
+//! # the shipped head: archive (clean, telephone, corrupted copies) + RAVDESS, RAVDESS also
+//! # scored 5-fold by actor (out of fold, in the emotion CV's folds)
 //! cargo run --release --example speaker_gender -- \
 //!     --train runs/accent_train.csv --train runs/accent_train_phone/manifest.csv \
-//!     --cv runs/ravdess_all.csv --test heldout=runs/accent_heldout.csv \
-//!     --test telephone=runs/accent_phone/manifest.csv --cache runs/speaker_cache \
-//!     --out runs/spk_ship --write-model models
+//!     --augment runs/accent_train.csv --cv runs/ravdess_all.csv \
+//!     --cv-folds-from runs/voice_cv_oof --write-fold-models runs/spk_fold_models_aug \
+//!     --test heldout=runs/accent_heldout.csv --test telephone=runs/accent_phone/manifest.csv \
+//!     --cache runs/speaker_cache --out runs/spk_cvmatch_aug --write-model models
 //! ```
 //!
 //! Manifests are the evaluate example's (`face,voice,gender,emotion,group`; paths relative to
@@ -23,7 +25,11 @@
 //! resampled to 16 kHz and trimmed of leading and trailing silence as the voice branch does,
 //! then embedded. `--cv` adds a manifest to training and scores it by 5-fold cross-validation
 //! by `group` (each fold's head never heard the speakers it scores). `--write-model DIR` puts
-//! the head into `DIR/voice.json` under `speaker_gender` with its provenance.
+//! the head into `DIR/voice.json` under `speaker_gender` with its provenance. `--augment M`
+//! adds one corrupted copy of each row of manifest `M` to training (the shipped head's
+//! recipe since 2026-12-05); `--corrupt-test KIND:LEVEL` also scores every test set under a
+//! corruption; `--cv-folds-from CVDIR --write-fold-models DIR` take the `--cv` folds from a
+//! voice cross-validation and write one model folder per fold (for the robustness example).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

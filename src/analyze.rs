@@ -494,8 +494,9 @@ impl FaceAnalyzer {
     }
 
     /// Analyses a picture (`source` says whether it is already a face crop) or a video (faces
-    /// always detected and followed, at [`video_sampling`](Self::video_sampling)), with the emotion argmax restricted
-    /// to `allowed` when given. [`Error::NoFace`] when no face is found.
+    /// always detected and followed, at [`video_sampling`](Self::video_sampling)), with the
+    /// emotion argmax restricted to `allowed` when given. [`Error::NoFace`] when no face is
+    /// found.
     pub fn analyze_file_among(
         &self,
         path: impl AsRef<Path>,
