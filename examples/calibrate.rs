@@ -46,7 +46,7 @@ use facevox::training::eval::{
 use facevox::training::face_protocol::{face_splits, FaceSplitConfig, FaceSplits};
 use facevox::training::VoiceCrossValidation;
 use facevox::vision::RgbImage;
-use facevox::{Emotion, FaceAnalyzer, FaceSource, Gender, VoiceAnalyzer};
+use facevox::{Emotion, FaceAnalyzer, FaceSource, VoiceAnalyzer};
 use serde_json::{json, Value};
 
 #[derive(Parser, Debug)]
@@ -411,42 +411,34 @@ fn run(args: Args) -> Res<()> {
         }
     }
     let mut oof_gender: BTreeMap<(String, usize), [f32; 2]> = BTreeMap::new();
-    if let Some(path) = &args.speaker_gender_oof {
-        // The speaker head's out-of-fold outputs, joined to --voice-cv's clips.
-        let speaker = facevox::training::read_speaker_gender_oof(path)?;
-        for (k, fold) in cv.folds.iter().enumerate() {
-            for o in &fold.test_predictions {
-                let group = o.group.clone().unwrap_or_default();
-                if !group.starts_with("actor") {
-                    continue;
-                }
-                let s = speaker
-                    .get(&(group.clone(), o.index))
-                    .ok_or_else(|| format!("{group}/{}: no speaker-head output", o.index))?;
-                // The join must agree on the label, or the indices do not match.
-                if o.gender.map(|g| g == Gender::Female) != Some(s.female) {
-                    return Err(format!("clip {group}/{}: labels disagree", o.index).into());
-                }
-                let p = [1.0 - s.p_female, s.p_female];
-                if let Some(g) = o.gender {
-                    v_gender.push(p.to_vec(), g as usize, k, "ravdess");
-                }
-                oof_gender.insert((group, o.index), p);
-            }
-        }
+    // The speaker head's out-of-fold outputs, joined to --voice-cv's clips, or else the
+    // gender reports' outputs averaged per clip.
+    let speaker = match &args.speaker_gender_oof {
+        Some(path) => Some(facevox::training::read_speaker_gender_oof(path)?),
+        None => None,
+    };
+    let gender_folds = if speaker.is_some() {
+        &cv.folds
     } else {
-        for (k, fold) in gcv.folds.iter().enumerate() {
-            for o in &fold.test_predictions {
-                let group = o.group.clone().unwrap_or_default();
-                if !group.starts_with("actor") {
-                    continue;
-                }
-                let p = mean_gender[&(group.clone(), o.index)];
-                if let Some(g) = o.gender {
-                    v_gender.push(p.to_vec(), g as usize, k, "ravdess");
-                }
-                oof_gender.insert((group, o.index), p);
+        &gcv.folds
+    };
+    for (k, fold) in gender_folds.iter().enumerate() {
+        for o in &fold.test_predictions {
+            let group = o.group.clone().unwrap_or_default();
+            if !group.starts_with("actor") {
+                continue;
             }
+            let p = match &speaker {
+                // The join must agree on the label, or the indices do not match.
+                Some(rows) => {
+                    facevox::training::speaker_gender_probs(rows, &group, o.index, o.gender)?
+                }
+                None => mean_gender[&(group.clone(), o.index)],
+            };
+            if let Some(g) = o.gender {
+                v_gender.push(p.to_vec(), g as usize, k, "ravdess");
+            }
+            oof_gender.insert((group, o.index), p);
         }
     }
     let mut voice_file = VoiceModelFile::read(&args.models.join("voice"))?;

@@ -209,14 +209,13 @@ fn run(args: Args) -> Res<()> {
             }
             let mut p = calibrated(&p, v_cal);
             if args.speaker_gender_oof.is_some() {
-                let s = speaker_of
-                    .get(&(group.clone(), o.index))
-                    .ok_or("a clip lacks a speaker-encoder gender output")?;
                 // The join must agree on the label, or the indices do not match.
-                if o.gender.map(|g| g == facevox::Gender::Female) != Some(s.female) {
-                    return Err(format!("clip {group}/{}: labels disagree", o.index).into());
-                }
-                p.gender = [1.0 - s.p_female, s.p_female];
+                p.gender = facevox::training::speaker_gender_probs(
+                    &speaker_of,
+                    &group,
+                    o.index,
+                    o.gender,
+                )?;
             }
             clips.push((k, group, o.gender, o.emotion, p));
         }

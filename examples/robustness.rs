@@ -563,16 +563,12 @@ fn corrupt_voice(
     let samples = match c {
         "white_noise" => add_at_snr(clip, &gaussian(x.len(), mix(&[seed, i as u64])), level),
         "babble" => {
-            let mut b = vec![0f32; x.len()];
-            for &j in &clip.babble {
-                let other = &clips[j];
-                let s = &other.samples[other.speech.0..other.speech.1];
-                let g = (1.0 / corrupt::mean_power(s).max(1e-12).sqrt()) as f32;
-                for (k, v) in b.iter_mut().enumerate() {
-                    *v += g * s[k % s.len()];
-                }
-            }
-            add_at_snr(clip, &b, level)
+            let voices: Vec<&[f32]> = clip
+                .babble
+                .iter()
+                .map(|&j| &clips[j].samples[clips[j].speech.0..clips[j].speech.1])
+                .collect();
+            add_at_snr(clip, &corrupt::babble(&voices, x.len()), level)
         }
         "telephone" => return telephone(x, rate, level as usize),
         "mp3" => return mp3(x, rate, level as u32),

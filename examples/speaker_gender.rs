@@ -144,13 +144,16 @@ type Speech = (Vec<f32>, (usize, usize));
 fn load_clips(paths: &[PathBuf]) -> Res<Vec<Speech>> {
     paths
         .par_iter()
-        .map(|p| -> facevox::Result<_> {
-            let clip = facevox::load_audio(p, 16_000)?;
-            let span = trim_silence(&clip.samples, 16_000, &VadConfig::default())?;
-            Ok((clip.samples, span))
-        })
+        .map(|p| load_speech(p))
         .collect::<facevox::Result<Vec<_>>>()
         .map_err(Into::into)
+}
+
+/// A clip decoded at 16 kHz with its speech span, as the voice branch trims it.
+fn load_speech(path: &Path) -> facevox::Result<Speech> {
+    let clip = facevox::load_audio(path, 16_000)?;
+    let span = trim_silence(&clip.samples, 16_000, &VadConfig::default())?;
+    Ok((clip.samples, span))
 }
 
 /// Clip `i` of `clips` under `c`, trimmed again and embedded.
@@ -160,7 +163,7 @@ fn embed_corrupted(
     i: usize,
     c: Corruption,
 ) -> facevox::Result<Vec<f32>> {
-    use facevox::audio::corrupt::{add_at_snr, clip_peaks, mean_power, white_noise};
+    use facevox::audio::corrupt::{add_at_snr, babble, clip_peaks, white_noise};
     use facevox::training::rng::SeededRng;
     let mut rng = SeededRng::new(0x5eed).fork(i as u64);
     let c = match c {
@@ -179,22 +182,15 @@ fn embed_corrupted(
     let y = match c {
         Corruption::White(db) => add_at_snr(x, *span, &white_noise(x.len(), rng.next_u64()), db),
         Corruption::Babble(db) => {
-            let mut b = vec![0f32; x.len()];
-            let mut added = 0;
-            while added < 3 && clips.len() > 1 {
+            let mut voices: Vec<&[f32]> = Vec::new();
+            while voices.len() < 3 && clips.len() > 1 {
                 let j = rng.below(clips.len());
-                if j == i {
-                    continue;
+                if j != i {
+                    let (o, (s, e)) = &clips[j];
+                    voices.push(&o[*s..*e]);
                 }
-                let (o, (s, e)) = &clips[j];
-                let speech = &o[*s..*e];
-                let g = (1.0 / mean_power(speech).max(1e-12).sqrt()) as f32;
-                for (k, v) in b.iter_mut().enumerate() {
-                    *v += g * speech[k % speech.len()];
-                }
-                added += 1;
             }
-            add_at_snr(x, *span, &b, db)
+            add_at_snr(x, *span, &babble(&voices, x.len()), db)
         }
         Corruption::Clip(f) => clip_peaks(x, f),
         Corruption::Random(_) => unreachable!("drawn above"),
@@ -211,9 +207,8 @@ struct Row {
 }
 
 fn embed_file(enc: &SpeakerEncoder, path: &Path) -> facevox::Result<Vec<f32>> {
-    let clip = facevox::load_audio(path, 16_000)?;
-    let (a, b) = trim_silence(&clip.samples, 16_000, &VadConfig::default())?;
-    enc.embed(&clip.samples[a..b])
+    let (samples, (a, b)) = load_speech(path)?;
+    enc.embed(&samples[a..b])
 }
 
 /// The labelled rows of a manifest with their embeddings (cached by path), each clip under
@@ -536,12 +531,14 @@ fn folds_from_report(dir: &Path, groups: &[String]) -> Res<Vec<Fold<String>>> {
     Ok(folds)
 }
 
-/// `to/fold_k/voice.*`: `from/fold_k`'s model with `head` as its `speaker_gender`, and
-/// `to/cv_report.json` copied from `from`.
+/// `to/fold_k/voice.*`: `from/fold_k`'s model with `head` as its `speaker_gender` (the
+/// first fold also copies `from/cv_report.json`).
 fn write_fold_model(from: &Path, to: &Path, k: usize, head: &SpeakerGenderHead) -> Res<()> {
     let (src, dst) = (from.join(format!("fold_{k}")), to.join(format!("fold_{k}")));
     std::fs::create_dir_all(&dst)?;
-    std::fs::copy(from.join("cv_report.json"), to.join("cv_report.json"))?;
+    if k == 1 {
+        std::fs::copy(from.join("cv_report.json"), to.join("cv_report.json"))?;
+    }
     std::fs::copy(src.join("voice.safetensors"), dst.join("voice.safetensors"))?;
     std::fs::copy(src.join("voice.json"), dst.join("voice.json"))?;
     write_into_voice_json(&dst, head)

@@ -46,6 +46,19 @@ pub fn clip_peaks(samples: &[f32], fraction: f32) -> Vec<f32> {
     samples.iter().map(|v| v.clamp(-t, t)).collect()
 }
 
+/// Babble: each of `voices` scaled to unit power, looped to `len` samples, and summed (an
+/// empty voice adds nothing).
+pub fn babble(voices: &[&[f32]], len: usize) -> Vec<f32> {
+    let mut b = vec![0f32; len];
+    for s in voices.iter().filter(|s| !s.is_empty()) {
+        let g = (1.0 / mean_power(s).max(1e-12).sqrt()) as f32;
+        for (k, v) in b.iter_mut().enumerate() {
+            *v += g * s[k % s.len()];
+        }
+    }
+    b
+}
+
 /// `n` samples of white Gaussian noise (unit variance), reproducible from `seed`.
 pub fn white_noise(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = crate::rng::SeededRng::new(seed);
@@ -82,6 +95,15 @@ mod tests {
         assert_eq!(a, white_noise(20_000, 3));
         assert_ne!(a, white_noise(20_000, 4));
         assert!((mean_power(&a) - 1.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn babble_sums_unit_power_voices_looped_to_length() {
+        let a = [2.0f32, -2.0];
+        let b = [0.5f32, 0.5, -0.5];
+        let mix = babble(&[&a, &b, &[]], 4);
+        assert_eq!(mix, vec![2.0, 0.0, 0.0, 0.0]);
+        assert_eq!(babble(&[], 3), vec![0.0; 3]);
     }
 
     #[test]

@@ -53,8 +53,8 @@ pub use fusion::{train_fusion_head, BranchOutputs, FusionExample, FusionTraining
 pub use loss::{balanced_class_weights, masked_soft_cross_entropy, smoothed_one_hot};
 pub use optim::{clip_grad_norm, AdamW, Optimizer, OptimizerConfig, SgdMomentum};
 pub use probe::{
-    fit_logistic, fit_speaker_gender, read_speaker_gender_oof, Logistic, SpeakerGenderFit,
-    SpeakerGenderOof,
+    fit_logistic, fit_speaker_gender, read_speaker_gender_oof, speaker_gender_probs, Logistic,
+    SpeakerGenderFit, SpeakerGenderOof,
 };
 pub use schedule::LrSchedule;
 pub use voice::{

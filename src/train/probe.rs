@@ -319,6 +319,27 @@ pub fn read_speaker_gender_oof(
     Ok(out)
 }
 
+/// Clip `(group, index)`'s `[P(male), P(female)]` from [`read_speaker_gender_oof`]'s
+/// rows, checked against the label the caller has for it (`gender`): a missing row or a
+/// disagreeing label means the two runs' clips do not line up, an
+/// [`Error::InvalidConfig`].
+pub fn speaker_gender_probs(
+    rows: &std::collections::BTreeMap<(String, usize), SpeakerGenderOof>,
+    group: &str,
+    index: usize,
+    gender: Option<crate::Gender>,
+) -> Result<[f32; 2]> {
+    let r = rows.get(&(group.to_string(), index)).ok_or_else(|| {
+        Error::InvalidConfig(format!("clip {group}/{index}: no speaker-head output"))
+    })?;
+    if gender.map(|g| g == crate::Gender::Female) != Some(r.female) {
+        return Err(Error::InvalidConfig(format!(
+            "clip {group}/{index}: labels disagree"
+        )));
+    }
+    Ok([1.0 - r.p_female, r.p_female])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -335,6 +356,17 @@ mod tests {
         assert_eq!(m.len(), 2);
         let r = m[&("actor_02".to_string(), 7)];
         assert!(r.female && (r.p_female - 0.8).abs() < 1e-6);
+        let p = super::speaker_gender_probs(&m, "actor_02", 7, Some(crate::Gender::Female));
+        assert!((p.unwrap()[1] - 0.8).abs() < 1e-6);
+        for (g, i, label) in [
+            ("actor_02", 7, crate::Gender::Male),
+            ("actor_02", 8, crate::Gender::Female),
+        ] {
+            assert!(matches!(
+                super::speaker_gender_probs(&m, g, i, Some(label)),
+                Err(crate::Error::InvalidConfig(_))
+            ));
+        }
         for bad in [
             serde_json::json!({"heldout": {}}),
             serde_json::json!({"cv": {"out_of_fold": [{"group": "a", "index": 1, "female": 2, "p_female": 0.5}]}}),
